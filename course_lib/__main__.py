@@ -1,0 +1,5 @@
+"""`python -m course_lib` works as the `course` command does."""
+
+from course_lib.cli import main
+
+raise SystemExit(main())

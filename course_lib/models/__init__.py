@@ -1,0 +1,5 @@
+"""Model builders: functions returning a `keras.Model`, one small module per family."""
+
+from course_lib.models.small_cnn import small_cnn
+
+__all__ = ["small_cnn"]
