@@ -8,8 +8,9 @@ its own process, because the Keras backend is fixed when Keras is imported.
     python benchmarks/train_throughput.py --sizes 6000 60000      # how images/s scale with the data set
     python benchmarks/train_throughput.py --setups tf tf-jit jax  # a subset
 
-Setups: tf, tf-jit (jit_compile=True), jax, tf-float (inputs converted to float32 in NumPy
-beforehand, the common tutorial path), tf-data (a tf.data pipeline), torch-nchw,
+Setups: tf, tf-jit (jit_compile=True), jax (NumPy arrays handed to fit), tf-course and
+jax-course (the course's `cl.data.batches`), tf-float (inputs converted to float32 in NumPy
+beforehand, the common tutorial path), tf-data (a hand-written tf.data pipeline), torch-nchw,
 torch-channels-last (a plain PyTorch loop on the same model).
 """
 
@@ -31,7 +32,9 @@ SETUPS = {
     "tf-jit": dict(backend="tensorflow", jit=True, inputs="uint8"),
     "tf-float": dict(backend="tensorflow", jit=False, inputs="float32"),
     "tf-data": dict(backend="tensorflow", jit=False, inputs="tfdata"),
+    "tf-course": dict(backend="tensorflow", jit=False, inputs="course"),
     "jax": dict(backend="jax", jit=True, inputs="uint8"),
+    "jax-course": dict(backend="jax", jit=True, inputs="course"),
     "torch-nchw": dict(backend="torch-plain", memory="nchw"),
     "torch-channels-last": dict(backend="torch-plain", memory="channels_last"),
 }
@@ -69,6 +72,9 @@ def keras_worker(name: str, n: int) -> dict:
 
         ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x)).batch(BATCH).prefetch(tf.data.AUTOTUNE)
         warm, timed = dict(x=ds.take(4)), dict(x=ds)
+    elif spec["inputs"] == "course":
+        warm = dict(x=cl.data.batches(x[:BATCH * 4], y[:BATCH * 4], BATCH))
+        timed = dict(x=cl.data.batches(x, y, BATCH))
     else:
         warm = dict(x=x[:BATCH * 4], y=y[:BATCH * 4], batch_size=BATCH)
         timed = dict(x=x, y=y, batch_size=BATCH, shuffle=True)
@@ -129,7 +135,7 @@ def run_setup(name: str, n: int) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--setups", nargs="*", default=["tf", "tf-jit", "tf-float", "jax", "torch-nchw", "torch-channels-last"],
+    parser.add_argument("--setups", nargs="*", default=["tf", "tf-jit", "tf-course", "jax", "jax-course", "torch-nchw", "torch-channels-last"],
                         choices=list(SETUPS))
     parser.add_argument("--sizes", nargs="*", type=int, default=[6000])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
