@@ -14,6 +14,7 @@ TensorFlow for input pipelines.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -73,6 +74,10 @@ def batches(x, y=None, batch_size: int = 128, shuffle: bool = True, seed: int = 
     _check(x, y, batch_size)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
+
+        # fit(shuffle=True), the default, warns that a Dataset is not reshuffled by Keras; this one
+        # reshuffles itself every epoch, so the warning would only mislead.
+        warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored", category=UserWarning)
 
         ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
         if shuffle:
