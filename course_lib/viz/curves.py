@@ -51,3 +51,28 @@ def plot_functions(functions: dict, x=None, ax=None, title: str = "", ylabel: st
     ax.legend()
     ax.grid(alpha=0.3)
     return ax
+
+
+def plot_histories(histories: dict, metric: str = "loss", ax=None, validation: bool = False, title: str = "",
+                   log: bool = False):
+    """Several runs on one Axes: `histories` is label -> Keras History (or its dict).
+
+    Plots `metric` per epoch, or ``val_<metric>`` with ``validation=True``. Returns the Axes.
+    """
+    if not histories:
+        raise ValueError("histories is empty: pass {label: history}")
+    key = f"val_{metric}" if validation else metric
+    ax = axes_or_new(ax, figsize=(6, 4))
+    for label, history in histories.items():
+        data = _history_dict(history)
+        if key not in data:
+            raise KeyError(f"history {label!r} has no {key!r}; it has {sorted(data)}")
+        ax.plot(np.arange(1, len(data[key]) + 1), data[key], marker=".", label=str(label))
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key)
+    ax.set_title(title or key)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax

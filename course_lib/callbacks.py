@@ -1,0 +1,178 @@
+"""Training-time tools: per-layer gradient norms, activation statistics, a live plot.
+
+Each callback reads `self.model` and keeps what it measured in `.history`, a list with one
+entry per measurement, so a notebook can plot it after `fit` returns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import keras
+from keras import ops
+
+from course_lib.autodiff import value_and_grad
+
+
+def _to_np(t) -> np.ndarray:
+    return np.asarray(ops.convert_to_numpy(t))
+
+
+def _kernel_layers(model):
+    return [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
+
+
+class GradientNormMonitor(keras.callbacks.Callback):
+    """Records the L2 norm of the loss gradient for each layer's kernel, on a fixed batch.
+
+    Args:
+        x, y: the batch the gradient is computed on (kept fixed so that epochs compare).
+        every: measure every `every` epochs (and once before training).
+
+    After `fit`: ``monitor.history`` is a list of ``{"epoch": e, "norms": {layer_name: norm}}``;
+    ``monitor.table()`` gives an array (measurements, layers) and the layer names.
+    """
+
+    def __init__(self, x, y, every: int = 1):
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
+        self.x, self.y, self.every = ops.convert_to_tensor(x), ops.convert_to_tensor(y), every
+        self.history: list[dict] = []
+
+    def measure(self, epoch: int) -> dict:
+        layers = _kernel_layers(self.model)
+        kernels = [layer.kernel for layer in layers]
+
+        def loss():
+            y_pred = self.model(self.x, training=False)
+            return self.model.compute_loss(x=self.x, y=self.y, y_pred=y_pred)
+
+        _, grads = value_and_grad(loss, variables=kernels)
+        norms = {layer.name: float(np.linalg.norm(_to_np(g))) for layer, g in zip(layers, grads)}
+        entry = {"epoch": epoch, "norms": norms}
+        self.history.append(entry)
+        return entry
+
+    def on_train_begin(self, logs=None):
+        self.measure(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.measure(epoch + 1)
+
+    def table(self):
+        """``(norms, layer_names, epochs)``: norms has shape (measurements, layers)."""
+        if not self.history:
+            raise ValueError("no measurements yet: pass the monitor to model.fit(callbacks=[...]) first")
+        names = list(self.history[0]["norms"])
+        norms = np.array([[h["norms"][n] for n in names] for h in self.history])
+        return norms, names, [h["epoch"] for h in self.history]
+
+
+class ActivationStats(keras.callbacks.Callback):
+    """Records the outputs of chosen layers on a fixed batch: mean, std and a sample of values.
+
+    Args:
+        x: the batch.
+        layer_names: layers to watch (default: every layer whose name starts with ``act``).
+        every: measure every `every` epochs (and once before training).
+        sample: how many values per layer to keep for histograms.
+
+    After `fit`: ``stats.history`` is a list of ``{"epoch": e, "mean": {...}, "std": {...}, "values": {...}}``.
+    """
+
+    def __init__(self, x, layer_names=None, every: int = 1, sample: int = 2000):
+        super().__init__()
+        self.x, self.layer_names, self.every, self.sample = x, layer_names, every, sample
+        self.history: list[dict] = []
+        self._probe = None
+
+    def _build_probe(self):
+        names = self.layer_names or [layer.name for layer in self.model.layers if layer.name.startswith("act")]
+        if not names:
+            raise ValueError("no layers to watch: pass layer_names=[...] (model.summary() lists them)")
+        outputs = [self.model.get_layer(n).output for n in names]
+        self._probe = keras.Model(self.model.inputs, outputs)
+        self.layer_names = names
+
+    def measure(self, epoch: int) -> dict:
+        if self._probe is None:
+            self._build_probe()
+        outputs = self._probe(self.x, training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        rng = np.random.default_rng(0)
+        entry = {"epoch": epoch, "mean": {}, "std": {}, "values": {}}
+        for name, out in zip(self.layer_names, outputs):
+            values = _to_np(out).ravel()
+            entry["mean"][name], entry["std"][name] = float(values.mean()), float(values.std())
+            entry["values"][name] = rng.choice(values, min(self.sample, values.size), replace=False)
+        self.history.append(entry)
+        return entry
+
+    def on_train_begin(self, logs=None):
+        self.measure(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.measure(epoch + 1)
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+class LivePlot(keras.callbacks.Callback):
+    """Redraws the training curves in place after every epoch in JupyterLab; outside a notebook
+    it prints one summary line when training ends.
+
+    Args:
+        metrics: metric names to plot, each with its ``val_`` twin when present.
+        title: figure title.
+    """
+
+    def __init__(self, metrics=("loss",), title: str = ""):
+        super().__init__()
+        self.metrics, self.title = tuple(metrics), title
+        self.logs: dict[str, list[float]] = {}
+        self._handle = None
+        self._fig = None
+        self.notebook = _in_notebook()
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.logs.setdefault(key, []).append(float(value))
+        if self.notebook:
+            self._draw()
+
+    def _draw(self):
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        from course_lib.viz.curves import plot_history
+
+        if self._fig is None:
+            self._fig, axes = plt.subplots(1, len(self.metrics), figsize=(5 * len(self.metrics), 3.5), squeeze=False)
+            self._axes = axes[0]
+            plt.close(self._fig)   # shown through the display handle only, not again at the cell's end
+        for ax, metric in zip(self._axes, self.metrics):
+            ax.clear()
+            if metric in self.logs:
+                plot_history(self.logs, metric, ax=ax, title=f"{self.title} {metric}".strip())
+        if self._handle is None:
+            self._handle = display(self._fig, display_id=True)
+        else:
+            self._handle.update(self._fig)
+
+    def summary(self) -> str:
+        parts = [f"{k}={v[-1]:.4f}" for k, v in self.logs.items()]
+        return f"{len(next(iter(self.logs.values()), []))} epochs: " + " ".join(parts)
+
+    def on_train_end(self, logs=None):
+        if not self.notebook and self.logs:
+            print(self.summary())

@@ -1,0 +1,49 @@
+"""Multilayer perceptrons, deep or shallow, with the knobs of lectures 02-04."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def mlp(input_shape=(28, 28), hidden_units=(256, 128), num_classes: int = 10, activation: str = "relu",
+        kernel_initializer="glorot_uniform", batch_norm: bool = False, dropout: float = 0.0,
+        kernel_regularizer=None, rescale: float | None = 1 / 255, name: str = "mlp") -> keras.Model:
+    """Flatten, then Dense layers (optionally batch-normalised and with dropout), then softmax.
+
+    Args:
+        input_shape: shape of one example; it is flattened.
+        hidden_units: widths of the hidden layers, e.g. ``(256,) * 10`` for a deep net.
+        num_classes: softmax outputs; ``None`` for no output layer (the last hidden layer is the output).
+        activation: a Keras activation name, or a layer factory (a class such as `ScaledTanh`).
+        kernel_initializer: name or `keras.initializers` object for every Dense layer.
+        batch_norm: insert BatchNormalization between each Dense and its activation.
+        dropout: dropout rate after each hidden activation.
+        kernel_regularizer: e.g. ``keras.regularizers.L2(1e-4)``, for every Dense layer.
+        rescale: multiply the inputs by this first (``1/255`` for uint8 images); ``None`` to skip.
+
+    Input shape: ``(batch, *input_shape)``. Output shape: ``(batch, num_classes)``.
+    Hidden Dense layers are named ``dense_0``, ``dense_1``, ... and activations ``act_0``, ...
+    """
+    if not hidden_units and num_classes is None:
+        raise ValueError("an mlp needs hidden_units or num_classes")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    inputs = keras.Input(input_shape)
+    x = layers.Rescaling(rescale)(inputs) if rescale is not None else inputs
+    x = layers.Flatten()(x)
+    for i, units in enumerate(hidden_units):
+        x = layers.Dense(units, kernel_initializer=kernel_initializer, kernel_regularizer=kernel_regularizer,
+                         use_bias=not batch_norm, name=f"dense_{i}")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"bn_{i}")(x)
+        if isinstance(activation, str):
+            x = layers.Activation(activation, name=f"act_{i}")(x)
+        else:
+            x = activation(name=f"act_{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    if num_classes is not None:
+        x = layers.Dense(num_classes, activation="softmax", kernel_initializer=kernel_initializer,
+                         kernel_regularizer=kernel_regularizer, name="output")(x)
+    return keras.Model(inputs, x, name=name)
