@@ -93,7 +93,8 @@ class ActivationStats(keras.callbacks.Callback):
         if not names:
             raise ValueError("no layers to watch: pass layer_names=[...] (model.summary() lists them)")
         outputs = [self.model.get_layer(n).output for n in names]
-        self._probe = keras.Model(self.model.inputs, outputs)
+        inputs = self.model.inputs[0] if len(self.model.inputs) == 1 else self.model.inputs
+        self._probe = keras.Model(inputs, outputs)
         self.layer_names = names
 
     def measure(self, epoch: int) -> dict:
