@@ -20,7 +20,8 @@ def show_images(images, labels=None, class_names=None, ncols: int = 10, title: s
         if i >= n:
             continue
         img = images[i]
-        ax.imshow(img.squeeze(), cmap="gray" if img.ndim == 2 or img.shape[-1] == 1 else None)
+        scale = {"vmin": 0, "vmax": 255} if images.dtype == np.uint8 else {}   # one grey scale for all
+        ax.imshow(img.squeeze(), cmap="gray" if img.ndim == 2 or img.shape[-1] == 1 else None, **scale)
         if labels is not None:
             name = class_names[int(labels[i])] if class_names else str(labels[i])
             if predictions is not None:

@@ -31,3 +31,27 @@ def test_small_cnn_parameters_and_forward(shape, width, classes):
 def test_small_cnn_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         cl.models.small_cnn(**kwargs)
+
+
+def test_mlp_parameter_count_and_names():
+    model = cl.models.mlp(input_shape=(28, 28), hidden_units=(256, 128), num_classes=10)
+    assert model.count_params() == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
+    assert [l.name for l in model.layers if l.name.startswith(("dense", "act", "output"))] == \
+        ["dense_0", "act_0", "dense_1", "act_1", "output"]
+
+
+def test_mlp_with_batch_norm_drops_dense_bias():
+    model = cl.models.mlp(input_shape=(4,), hidden_units=(8,), num_classes=2, batch_norm=True, rescale=None)
+    assert model.count_params() == 4 * 8 + 4 * 8 + 8 * 2 + 2
+
+
+def test_mlp_accepts_a_layer_class_as_activation():
+    model = cl.models.mlp(input_shape=(4,), hidden_units=(3,), activation=cl.layers.ScaledTanh, rescale=None)
+    assert isinstance(model.get_layer("act_0"), cl.layers.ScaledTanh)
+
+
+@pytest.mark.parametrize("kwargs,match", [(dict(dropout=1.0), "dropout must be in"),
+                                          (dict(hidden_units=(), num_classes=None), "needs hidden_units")])
+def test_mlp_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cl.models.mlp(**kwargs)
