@@ -1,5 +1,7 @@
 """Custom Keras layers of the course (keras.ops only, every backend)."""
 
 from course_lib.layers.activations import Maxout, ScaledTanh
+from course_lib.layers.lenet import C3_TABLE, LeNetC3, RBFOutput, TrainableSubsampling
+from course_lib.layers.pooling import LpPooling
 
-__all__ = ["Maxout", "ScaledTanh"]
+__all__ = ["Maxout", "ScaledTanh", "LeNetC3", "RBFOutput", "TrainableSubsampling", "C3_TABLE", "LpPooling"]
