@@ -3,5 +3,6 @@
 from course_lib.layers.activations import Maxout, ScaledTanh
 from course_lib.layers.lenet import C3_TABLE, LeNetC3, RBFOutput, TrainableSubsampling
 from course_lib.layers.pooling import LpPooling
+from course_lib.layers.residual import ResidualBlock, SqueezeExcite
 
-__all__ = ["Maxout", "ScaledTanh", "LeNetC3", "RBFOutput", "TrainableSubsampling", "C3_TABLE", "LpPooling"]
+__all__ = ["Maxout", "ScaledTanh", "LeNetC3", "RBFOutput", "TrainableSubsampling", "C3_TABLE", "LpPooling", "ResidualBlock", "SqueezeExcite"]
