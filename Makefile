@@ -36,7 +36,7 @@ test-tf: $(VENV)/.installed-dev
 
 test-jax: $(VENV)/.installed-dev
 	COURSE_PROFILE=smoke COURSE_OFFLINE=1 KERAS_BACKEND=jax \
-	  $(PY) -m pytest -n $(JOBS) --dist loadfile $(PYTEST_FLAGS) tests/lib tests/cli
+	  $(PY) -m pytest -n $(JOBS) --dist loadfile -m "not counts_only" $(PYTEST_FLAGS) tests/lib tests/cli
 
 lab: $(VENV)/.installed                ## JupyterLab on the notebooks, with the course's kernel
 	$(PY) -m ipykernel install --sys-prefix --name keras-vision-course --display-name "Keras vision course"

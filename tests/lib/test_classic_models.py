@@ -1,0 +1,62 @@
+"""The classic architectures against keras.applications (weights=None) and the papers' tables."""
+
+import keras
+import numpy as np
+import pytest
+
+import course_lib as cl
+from course_lib import models
+
+
+@pytest.mark.counts_only
+@pytest.mark.parametrize("ours,theirs", [
+    (lambda: models.vgg(16), lambda: keras.applications.VGG16(weights=None)),
+    (lambda: models.vgg(19), lambda: keras.applications.VGG19(weights=None)),
+    (lambda: models.densenet121(), lambda: keras.applications.DenseNet121(weights=None)),
+    (lambda: models.mobilenet_v1(), lambda: keras.applications.MobileNet(weights=None)),
+], ids=["vgg16", "vgg19", "densenet121", "mobilenet"])
+def test_parameters_match_keras_applications(ours, theirs):
+    a, b = ours(), theirs()
+    assert a.count_params() == b.count_params()
+    assert models.trainable_parameters(a) == models.trainable_parameters(b)
+    keras.backend.clear_session()
+
+
+@pytest.mark.counts_only
+def test_alexnet_and_googlenet_totals():
+    assert models.alexnet().count_params() == 62_378_344      # the one-tower AlexNet usually quoted as 62.4M
+    assert models.googlenet().count_params() == 6_998_552     # Inception v1 without auxiliary heads
+
+
+def test_inception_3a_matches_table_1():
+    """Table 1 lists 159K parameters for inception (3a), counting weights only, K = 1024."""
+    layer = cl.layers.InceptionModule(*models.classic.GOOGLENET_MODULES["3a"])
+    out = layer(np.zeros((1, 28, 28, 192), "float32"))
+    assert tuple(out.shape) == (1, 28, 28, 256)
+    weights_only = sum(int(np.prod(w.shape)) for w in layer.weights if len(w.shape) == 4)
+    assert round(weights_only / 1024) == 160 and int(weights_only / 1024) == 159
+
+
+def test_dense_block_grows_channels_by_k():
+    block = cl.layers.DenseBlock(3, growth_rate=8)
+    out = block(np.random.default_rng(0).normal(size=(1, 5, 5, 4)).astype("float32"))
+    assert tuple(out.shape) == (1, 5, 5, 4 + 3 * 8)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out)[..., :4],
+                               np.random.default_rng(0).normal(size=(1, 5, 5, 4)), rtol=1e-6)
+
+
+def test_small_inputs_run_forward():
+    x = np.zeros((1, 64, 64, 3), "float32")
+    for model in (models.mobilenet_v1((64, 64, 3), 10, alpha=0.25), models.vgg(11, (32, 32, 3), 10)):
+        assert tuple(model(x[:, :model.input_shape[1], :model.input_shape[2]]).shape) == (1, 10)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: models.vgg(17), r"VGG depth must be one of \[11, 13, 16, 19\], got 17"),
+    (lambda: models.mobilenet_v1(alpha=0), "alpha .* must be positive"),
+    (lambda: cl.layers.InceptionModule(64, 0, 128, 16, 32, 32), "at least one filter"),
+    (lambda: cl.layers.DenseBlock(0), "at least 1"),
+])
+def test_bad_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
