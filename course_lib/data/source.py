@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 
 
+TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+
+
 class DataError(ValueError):
     """A data set that cannot be loaded as asked: the message names the value and the fix."""
 
@@ -38,9 +41,10 @@ class Source:
 
     def label(self) -> str:
         """A short tag for figure titles: ``"Fashion-MNIST"`` or ``"fashion_mnist (SUBSTITUTE)"``."""
+        title = TITLES.get(self.name, self.name)
         if self.kind == "substitute":
-            return f"{self.name} (SUBSTITUTE, not the real data)"
-        return self.name
+            return f"{title} (SUBSTITUTE, not the real data)"
+        return title
 
 
 @dataclasses.dataclass

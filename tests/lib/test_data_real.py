@@ -22,6 +22,7 @@ def test_fashion_mnist_idx_files_roundtrip(data_home, monkeypatch):
     assert train.source.is_real and train.source.origin == str(data_home / "fashion-mnist")
     assert train.source.sha256 == real.FASHION_FILES["train-images-idx3-ubyte"]
     assert train.class_names[0] == "T-shirt/top" and len(train.class_names) == 10
+    assert train.source.label() == "Fashion-MNIST"
 
 
 def test_uncompressed_idx_files_are_accepted(data_home, monkeypatch):
