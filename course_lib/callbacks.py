@@ -177,3 +177,54 @@ class LivePlot(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if not self.notebook and self.logs:
             print(self.summary())
+
+
+class SnapshotEnsemble(keras.callbacks.Callback):
+    """Snapshot ensembles (Huang et al., 2017): a cyclic cosine learning rate restarts `cycles`
+    times during training, and the weights at the end of each cycle (a local minimum) are kept.
+
+    The learning rate at step t (of T in all, M cycles) is
+    ``lr_max / 2 * (cos(pi * (t mod ceil(T/M)) / ceil(T/M)) + 1)``.
+
+    Args:
+        lr_max: learning rate at the start of every cycle.
+        cycles: M, the number of snapshots.
+        total_steps: T, optimizer steps of the whole training (epochs * batches per epoch).
+
+    After `fit`: ``.snapshots`` holds M lists of weights; ``.predict(x)`` averages their outputs.
+    """
+
+    def __init__(self, lr_max: float, cycles: int, total_steps: int):
+        super().__init__()
+        if cycles < 1 or total_steps < cycles:
+            raise ValueError(f"need 1 <= cycles <= total_steps, got cycles={cycles}, total_steps={total_steps}")
+        self.lr_max, self.cycles, self.total_steps = float(lr_max), int(cycles), int(total_steps)
+        self.cycle_length = -(-self.total_steps // self.cycles)
+        self.step, self.snapshots, self.lrs = 0, [], []
+
+    def learning_rate(self, step: int) -> float:
+        t = step % self.cycle_length
+        return self.lr_max / 2 * (np.cos(np.pi * t / self.cycle_length) + 1)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        lr = self.learning_rate(self.step)
+        self.model.optimizer.learning_rate.assign(lr)
+        self.lrs.append(lr)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step % self.cycle_length == 0 or self.step == self.total_steps:
+            if len(self.snapshots) < self.cycles:
+                self.snapshots.append([np.array(w) for w in self.model.get_weights()])
+
+    def predict(self, x, batch_size: int = 256) -> np.ndarray:
+        """The mean of the snapshots' predictions; the model keeps its last weights afterwards."""
+        if not self.snapshots:
+            raise ValueError("no snapshots yet: train with this callback first")
+        current = self.model.get_weights()
+        outputs = []
+        for weights in self.snapshots:
+            self.model.set_weights(weights)
+            outputs.append(self.model.predict(x, batch_size=batch_size, verbose=0))
+        self.model.set_weights(current)
+        return np.mean(outputs, axis=0)

@@ -61,3 +61,27 @@ def test_monitor_bad_arguments():
         cl.callbacks.GradientNormMonitor(np.zeros((1, 2)), np.zeros(1), every=0)
     with pytest.raises(ValueError, match="no measurements yet"):
         cl.callbacks.GradientNormMonitor(np.zeros((1, 2)), np.zeros(1)).table()
+
+
+def test_snapshot_ensemble_schedule_snapshots_and_average():
+    model, data = _model_and_data()
+    steps_per_epoch = 128 // 32
+    snap = cl.callbacks.SnapshotEnsemble(lr_max=0.1, cycles=2, total_steps=4 * steps_per_epoch)
+    model.fit(data.x, data.y, epochs=4, batch_size=32, verbose=0, callbacks=[snap])
+    cycle = 8
+    expected = [0.05 * (np.cos(np.pi * (t % cycle) / cycle) + 1) for t in range(16)]
+    np.testing.assert_allclose(snap.lrs, expected, rtol=1e-6)
+    assert len(snap.snapshots) == 2
+    assert not all(np.array_equal(a, b) for a, b in zip(*snap.snapshots))
+    by_hand = []
+    for weights in snap.snapshots:
+        model.set_weights(weights)
+        by_hand.append(model.predict(data.x[:10], verbose=0))
+    np.testing.assert_allclose(snap.predict(data.x[:10]), np.mean(by_hand, axis=0), rtol=1e-5)
+
+
+def test_snapshot_ensemble_bad_arguments():
+    with pytest.raises(ValueError, match="cycles <= total_steps"):
+        cl.callbacks.SnapshotEnsemble(0.1, cycles=5, total_steps=3)
+    with pytest.raises(ValueError, match="no snapshots yet"):
+        cl.callbacks.SnapshotEnsemble(0.1, 1, 10).predict(np.zeros((1, 2)))

@@ -61,3 +61,20 @@ def test_show_images_grid_and_titles():
 def test_plot_functions_one_line_each():
     ax = cl.viz.plot_functions({"relu": lambda t: np.maximum(t, 0), "id": lambda t: t})
     assert [l.get_label() for l in ax.get_lines()][:2] == ["relu", "id"]
+
+
+def test_show_filters_one_tile_per_filter_scaled_to_its_range():
+    kernel = np.random.default_rng(0).normal(size=(3, 3, 3, 5))
+    fig = cl.viz.show_filters(kernel, ncols=4)
+    images = [ax.get_images()[0].get_array() for ax in fig.get_axes() if ax.get_images()]
+    assert len(images) == 5 and len(fig.get_axes()) == 8
+    assert all(np.isclose(np.min(im), 0) and np.isclose(np.max(im), 1) for im in images)
+    with pytest.raises(ValueError, match=r"\(kh, kw, c_in, c_out\)"):
+        cl.viz.show_filters(np.zeros((3, 3, 2)))
+
+
+def test_show_feature_maps_accepts_a_batch_of_one():
+    fig = cl.viz.show_feature_maps(np.zeros((1, 6, 6, 3)), ncols=3)
+    assert [ax.get_title() for ax in fig.get_axes()] == ["0", "1", "2"]
+    with pytest.raises(ValueError, match="maps must have shape"):
+        cl.viz.show_feature_maps(np.zeros((2, 6, 6, 3)))
