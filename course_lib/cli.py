@@ -4,6 +4,8 @@
     course run [NB ...] [--profile P] [--out DIR] [--inplace] [--timeout S]
     course doctor                         versions, backend, devices, data, cache
     course data list | check [NAME ...] | path NAME
+    course release NAME                   write the student version of an assignment
+    course grade NAME SUBMISSIONS --out grades.csv [--jobs N]
 """
 
 from __future__ import annotations
@@ -157,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("list", "check", "path"))
     p.add_argument("names", nargs="*", help="data set names (default: all real ones)")
     p.set_defaults(func=cmd_data)
+
+    from course_lib.grading.cli import add_subcommands
+
+    add_subcommands(sub)
     return parser
 
 

@@ -1,0 +1,9 @@
+"""Assignments: release the student version of a master notebook, grade submissions in a sandbox.
+
+    course release a1_backprop                       -> assignments/release/a1_backprop/a1_backprop.ipynb
+    course grade a1_backprop submissions/ --out grades.csv --jobs 2
+
+Modules: `notebook` (nbgrader metadata, release), `sandbox` (isolated runs), `grader`
+(CSV and feedback), `spec` (what a grader spec is made of), `checks` (the messages of the
+visible tests), `cli` (the two subcommands).
+"""

@@ -1,0 +1,121 @@
+"""Sandbox worker: runs one submission's code cells, then calls its functions.
+
+Standalone (standard library and NumPy only); the grader copies it into the sandbox and
+runs it as ``python -I -S worker.py WORKDIR [SITE_DIR ...]``.
+
+stdin:  a pickle made by the grading process: {"cells": [(index, text)], "calls": [(k, name, args, kwargs)]}
+stdout: JSON lines, one per event: ready, loaded (with the errors of the cells), call k (a
+        value or an error), done. Values are plain data: arrays travel as base64 .npy bytes
+        written with allow_pickle=False, so the grader never unpickles anything from here.
+
+The submission's prints go nowhere: fd 1 is moved away for the results and replaced by
+/dev/null, and sys.stdout/sys.stderr are sinks.
+"""
+
+import base64
+import builtins
+import io
+import json
+import os
+import pickle
+import signal
+import sys
+import traceback
+
+MAX_STRING = 10_000
+
+
+class _Sink(io.TextIOBase):
+    def write(self, text):
+        return len(text) if isinstance(text, str) else 0
+
+    def writable(self):
+        return True
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except BaseException:
+        text = type(exc).__name__
+    try:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell ")]
+        if frames:
+            last = frames[-1]
+            text += f" ({last.filename.strip('<>')}, line {last.lineno})"
+    except BaseException:
+        pass
+    return text[:1000]
+
+
+def _encode(value, np, depth=0):
+    if depth > 6:
+        raise TypeError("the result is nested too deeply")
+    if value is None or isinstance(value, (bool, int, float)) and type(value) in (bool, int, float):
+        return {"py": value}
+    if type(value) is str:
+        return {"py": value[:MAX_STRING]}
+    if type(value) in (tuple, list):
+        return {"list": [_encode(v, np, depth + 1) for v in value[:1000]]}
+    if type(value) is dict:
+        return {"dict": {str(k): _encode(v, np, depth + 1) for k, v in list(value.items())[:1000]}}
+    array = np.array(value, copy=True, subok=False)
+    if array.dtype.hasobject:
+        raise TypeError(f"the result should be numbers, got {type(value).__name__}")
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return {"nd": base64.b64encode(buffer.getvalue()).decode("ascii")}
+
+
+def main():
+    workdir, site_dirs = sys.argv[1], sys.argv[2:]
+    sys.path[:0] = site_dirs
+    os.chdir(workdir)
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    job = pickle.load(sys.stdin.buffer)  # made by the grading process, not by the submission
+    results = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    sys.stdin, sys.stdout, sys.stderr = io.StringIO(""), _Sink(), _Sink()
+    main_pid = os.getpid()
+    dumps = json.dumps
+
+    def emit(record):
+        if os.getpid() != main_pid:  # a process the submission forked: it has nothing to report
+            os._exit(0)
+        results.write(dumps(record) + "\n")
+        results.flush()
+
+    import numpy as np
+
+    emit({"event": "ready"})
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    errors = []
+    for index, text in job["cells"]:
+        try:
+            exec(compile(text, f"<cell {index}>", "exec"), namespace)
+        except BaseException as exc:
+            errors.append({"cell": index, "error": _describe(exc)})
+        if os.getpid() != main_pid:
+            os._exit(0)
+    emit({"event": "loaded", "errors": errors})
+    for k, name, args, kwargs in job["calls"]:
+        record = {"event": "call", "i": k}
+        try:
+            function = namespace.get(name)
+            if function is None:
+                raise NameError(f"name '{name}' is not defined: your notebook does not define it, "
+                                "or the cell that defines it raised an error")
+            record["value"] = _encode(function(*args, **kwargs), np)
+        except BaseException as exc:
+            record["error"] = _describe(exc)
+        emit(record)
+    emit({"event": "done"})
+    results.close()
+    os._exit(0)  # skip atexit hooks and finalizers a submission may have registered
+
+
+if __name__ == "__main__":
+    main()

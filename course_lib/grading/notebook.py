@@ -1,0 +1,214 @@
+"""nbgrader-style notebooks: read the cell metadata, make the student version, pick out
+the code a submission contributes.
+
+Markers, as in nbgrader::
+
+    ### BEGIN SOLUTION / ### END SOLUTION          the answer; release replaces it by a stub
+    ### BEGIN HIDDEN TESTS / ### END HIDDEN TESTS  tests the students never see
+
+A cell's ``metadata.nbgrader`` is ``{"grade", "grade_id", "locked", "points",
+"schema_version": 3, "solution", "task": false}``. A graded test cell has
+``grade=True, solution=False``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import re
+import tempfile
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+STUB = 'raise NotImplementedError("Replace this line with your code.")'
+
+
+class NotebookError(ValueError):
+    """A notebook that cannot be read or released (bad JSON, unbalanced markers)."""
+
+
+def cell_source(cell) -> str:
+    """A cell's source as one string (nbformat stores a list of lines or a string)."""
+    source = cell.get("source", "") if isinstance(cell, dict) else ""
+    if isinstance(source, list):
+        return "".join(s for s in source if isinstance(s, str))
+    return source if isinstance(source, str) else ""
+
+
+def source_lines(text: str) -> list[str]:
+    """A string split the way nbformat writes it: lines keep their '\\n', the last has none."""
+    return text.splitlines(keepends=True)
+
+
+def nbgrader_meta(cell) -> dict:
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def is_graded_test(cell) -> bool:
+    meta = nbgrader_meta(cell)
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def content_hash(text: str) -> str:
+    """Hash of a cell's text, blind to trailing spaces and blank lines at the ends."""
+    normal = "\n".join(line.rstrip() for line in text.strip().splitlines())
+    return hashlib.sha256(normal.encode("utf-8")).hexdigest()[:16]
+
+
+def read_notebook(path) -> dict:
+    """Parse a notebook as plain JSON; NotebookError says what is wrong with it."""
+    path = pathlib.Path(path)
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise NotebookError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise NotebookError(f"{path.name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except OSError as exc:
+        raise NotebookError(f"cannot read {path.name}: {exc.strerror}") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise NotebookError(f"{path.name} is JSON but not a notebook (no list of cells)")
+    return nb
+
+
+def write_notebook(nb: dict, path) -> None:
+    """Write atomically: a temporary file beside the target, then `os.replace`."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _replace_regions(text: str, begin: str, end: str, stub: str | None, where: str) -> str:
+    """Replace each begin..end region (marker lines included) by `stub` at the begin line's indent."""
+    out, inside, indent = [], False, ""
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped == begin:
+            if inside:
+                raise NotebookError(f"{where}: '{begin}' at line {number} inside another region")
+            inside, indent = True, line[: len(line) - len(line.lstrip())]
+            if stub is not None:
+                out.append(indent + stub)
+        elif stripped == end:
+            if not inside:
+                raise NotebookError(f"{where}: '{end}' at line {number} without a '{begin}'")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise NotebookError(f"{where}: '{begin}' is never closed by '{end}'")
+    return "\n".join(out).rstrip("\n")
+
+
+def release_cell_source(text: str, where: str = "cell") -> str:
+    """A cell's text as the students get it: solutions stubbed, hidden tests removed."""
+    text = _replace_regions(text, BEGIN_SOLUTION, END_SOLUTION, STUB, where)
+    return _replace_regions(text, BEGIN_HIDDEN, END_HIDDEN, None, where)
+
+
+def release_notebook(nb: dict) -> dict:
+    """The student version of a master notebook, with outputs and execution counts cleared."""
+    nb = copy.deepcopy(nb)
+    seen = set()
+    for index, cell in enumerate(nb["cells"]):
+        meta = nbgrader_meta(cell)
+        grade_id = meta.get("grade_id")
+        if grade_id:
+            if grade_id in seen:
+                raise NotebookError(f"cell {index}: grade_id {grade_id!r} is used twice")
+            seen.add(grade_id)
+        text = cell_source(cell)
+        if cell.get("cell_type") == "code":
+            text = release_cell_source(text, where=f"cell {index} ({grade_id or 'no grade_id'})")
+            cell["outputs"], cell["execution_count"] = [], None
+        elif BEGIN_SOLUTION in text:
+            text = _replace_regions(text, BEGIN_SOLUTION, END_SOLUTION, "YOUR ANSWER HERE", f"cell {index}")
+        cell["source"] = source_lines(text)
+        cell.get("metadata", {}).pop("execution", None)
+    return nb
+
+
+@dataclasses.dataclass
+class TestCell:
+    grade_id: str
+    points: int
+    index: int
+    released_hash: str
+    master_hash: str = ""
+
+
+def graded_tests(master: dict) -> list[TestCell]:
+    """The graded test cells of a master notebook, in order, with the hash of their released text."""
+    tests = []
+    for index, cell in enumerate(master["cells"]):
+        if is_graded_test(cell):
+            meta = nbgrader_meta(cell)
+            released = release_cell_source(cell_source(cell), where=f"cell {index}")
+            tests.append(TestCell(str(meta.get("grade_id")), int(meta.get("points", 0)), index,
+                                  content_hash(released), content_hash(cell_source(cell))))
+    return tests
+
+
+_MAGIC = re.compile(r"^(\s*)([%!].*)$", re.MULTILINE)
+
+
+def strip_magics(text: str) -> str:
+    """IPython magics and shell escapes (``%matplotlib``, ``!pip``) become comments; there is no kernel."""
+    return _MAGIC.sub(r"\1pass  # \2", text)
+
+
+@dataclasses.dataclass
+class Extracted:
+    """A submission's own code cells and what happened to its test cells."""
+
+    cells: list[tuple[int, str]]
+    notes: list[str]
+
+
+def extract_code(submission: dict, tests: list[TestCell]) -> Extracted:
+    """The code cells a submission contributes: every code cell except the graded test cells.
+
+    A test cell is recognised by its grade_id, or by its text when the metadata is gone. Test
+    cells are never taken from a submission: the grader uses the source's tests, and the notes
+    say which test cells were modified or deleted.
+    """
+    by_id = {t.grade_id: t for t in tests}
+    by_hash = {**{t.master_hash: t for t in tests}, **{t.released_hash: t for t in tests}}
+    found: set[str] = set()
+    notes, cells = [], []
+    for index, cell in enumerate(submission.get("cells", [])):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        text = cell_source(cell)
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        test = by_id.get(grade_id) if isinstance(grade_id, str) else None
+        if test is not None:
+            if test.grade_id in found:
+                notes.append(f"test cell {test.grade_id} appears twice; the copy in cell {index} was ignored")
+            elif content_hash(text) not in (test.released_hash, test.master_hash):
+                notes.append(f"test cell {test.grade_id} was modified; the original was used")
+            found.add(test.grade_id)
+            continue
+        test = by_hash.get(content_hash(text))
+        if test is not None:
+            found.add(test.grade_id)
+            continue
+        cells.append((index, strip_magics(text)))
+    for test in tests:
+        if test.grade_id not in found:
+            notes.append(f"test cell {test.grade_id} was deleted; the original was used")
+    return Extracted(cells, notes)

@@ -1,0 +1,65 @@
+"""Helpers for the grading tests: submissions made from the master or released A1 notebook."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+
+import pytest
+
+from course_lib.grading import sandbox
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ASSIGNMENTS = ROOT / "assignments"
+NAME = "a1_backprop"
+MASTER = ASSIGNMENTS / "source" / NAME / f"{NAME}.ipynb"
+RELEASED = ASSIGNMENTS / "release" / NAME / f"{NAME}.ipynb"
+FULL = 18
+# Small limits keep the suite fast; the honest work of A1 takes well under a second per call.
+LIMITS = sandbox.Limits(load_seconds=8, call_seconds=6, memory_bytes=2 * 2**30, processes=16)
+
+needs_namespaces = pytest.mark.skipif(not sandbox.namespaces_available(),
+                                      reason="needs root and Linux namespaces (unshare, setpriv)")
+
+
+def load(which: str = "master") -> dict:
+    return json.loads((MASTER if which == "master" else RELEASED).read_text())
+
+
+def cell_index(nb: dict, grade_id: str) -> int:
+    return next(i for i, c in enumerate(nb["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def set_source(nb: dict, grade_id: str, text: str) -> dict:
+    nb = copy.deepcopy(nb)
+    nb["cells"][cell_index(nb, grade_id)]["source"] = text
+    return nb
+
+
+def prepend(nb: dict, grade_id: str, text: str) -> dict:
+    nb = copy.deepcopy(nb)
+    cell = nb["cells"][cell_index(nb, grade_id)]
+    cell["source"] = text + "\n" + "".join(cell["source"])
+    return nb
+
+
+def add_cell(nb: dict, text: str, at: int | None = None) -> dict:
+    nb = copy.deepcopy(nb)
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": text}
+    nb["cells"].insert(len(nb["cells"]) if at is None else at, cell)
+    return nb
+
+
+def write(folder: pathlib.Path, student: str, nb, as_folder: bool = False) -> None:
+    text = nb if isinstance(nb, str) else json.dumps(nb)
+    path = folder / student / f"{NAME}.ipynb" if as_folder else folder / f"{student}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def read_csv(path: pathlib.Path) -> dict:
+    import csv
+
+    with open(path, newline="") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}

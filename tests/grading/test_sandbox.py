@@ -1,0 +1,141 @@
+"""The sandbox itself: what a worker can reach, fork bombs, the fallback mode, determinism, the CLI."""
+
+import argparse
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from course_lib.grading import cli, grader, sandbox
+from tests.grading.conftest import (ASSIGNMENTS, FULL, LIMITS, MASTER, NAME, ROOT, add_cell, load, needs_namespaces,
+                                    read_csv, set_source, write)
+
+PROBE = '''
+import os, socket
+
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            return "READ " + f.read(200).decode("utf-8", "replace")
+    except Exception as exc:
+        return "ERR " + type(exc).__name__
+
+def listdir(path):
+    try:
+        return "READ " + ",".join(sorted(os.listdir(path)))
+    except Exception as exc:
+        return "ERR " + type(exc).__name__
+
+def connect(host, port):
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return "CONNECTED"
+    except Exception as exc:
+        return "ERR " + type(exc).__name__
+'''
+
+
+@needs_namespaces
+def test_worker_cannot_read_sources_hidden_tests_or_reach_the_network():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        calls = [("read", (str(MASTER),), {}), ("read", (str(MASTER.with_name("grading.py")),), {}),
+                 ("listdir", (str(ASSIGNMENTS),), {}), ("read", ("/etc/passwd",), {}),
+                 ("listdir", (str(ROOT),), {}), ("listdir", ("/tmp",), {}),
+                 ("connect", ("1.1.1.1", 53), {}), ("connect", ("127.0.0.1", port), {})]
+        run = sandbox.run_submission([(0, PROBE)], calls, LIMITS, use_namespaces=True)
+    values = [run.results[k].value for k in range(len(calls))]
+    assert all(isinstance(v, str) and v.startswith("ERR") for v in values[:4]), values
+    # of the repository only the folder holding NumPy is there (read-only); /tmp is empty and its own
+    assert values[4] in ("READ ", "READ .venv"), values
+    assert values[5] == "READ ", values
+    assert values[6].startswith("ERR") and values[7].startswith("ERR"), values
+
+
+def test_fallback_mode_without_namespaces_grades_and_limits_time(tmp_path):
+    master = load("master")
+    write(tmp_path / "subs", "master", master)
+    write(tmp_path / "subs", "loop", set_source(master, "relu", "def relu_forward(x):\n    while True:\n        pass\n"))
+    report = grader.grade(NAME, tmp_path / "subs", tmp_path / "grades.csv", jobs=2, root=ASSIGNMENTS,
+                          limits=sandbox.Limits(load_seconds=8, call_seconds=3), use_namespaces=False)
+    rows = read_csv(tmp_path / "grades.csv")
+    assert report.isolation == "fallback"
+    assert int(rows["master"]["total"]) == FULL
+    assert rows["loop"]["test_relu_forward"] == "0" and "time limit" in rows["loop"]["status"]
+    assert "Isolation: fallback (no namespaces" in (tmp_path / "feedback" / "master.md").read_text()
+
+
+def test_fallback_mode_still_returns_only_plain_data():
+    code = "import pickle, os\nclass Boom:\n    def __reduce__(self):\n        return (os.system, ('touch /tmp/pwned',))\n" \
+           "def f():\n    return Boom()\n"
+    run = sandbox.run_submission([(0, code)], [("f", (), {})], LIMITS, use_namespaces=False)
+    assert not run.results[0].ok and "numbers" in run.results[0].error
+
+
+@needs_namespaces
+def test_fork_bomb_is_contained_and_the_next_submission_is_graded(tmp_path):
+    bomb = add_cell(load("master"), "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", at=2)
+    write(tmp_path / "subs", "a_bomb", bomb)
+    write(tmp_path / "subs", "b_master", load("master"))
+    start = time.monotonic()
+    grader.grade(NAME, tmp_path / "subs", tmp_path / "grades.csv", jobs=1, root=ASSIGNMENTS,
+                 limits=sandbox.Limits(load_seconds=4, call_seconds=6, processes=8))
+    rows = read_csv(tmp_path / "grades.csv")
+    assert time.monotonic() - start < 30
+    assert int(rows["a_bomb"]["total"]) == 0 and "time limit" in rows["a_bomb"]["status"]
+    assert int(rows["b_master"]["total"]) == FULL
+
+
+def test_regrading_gives_identical_csv_and_feedback(tmp_path):
+    master = load("master")
+    write(tmp_path / "subs", "master", master)
+    write(tmp_path / "subs", "stub", load("released"))
+    write(tmp_path / "subs", "broken", "not json")
+    write(tmp_path / "subs", "wrong", set_source(master, "relu", "def relu_forward(x):\n    return x\n"
+                                                   "def relu_backward(dout, x):\n    return dout\n"))
+    texts = []
+    for run in ("one", "two"):
+        out = tmp_path / run / "grades.csv"
+        grader.grade(NAME, tmp_path / "subs", out, jobs=2, root=ASSIGNMENTS, limits=LIMITS)
+        texts.append([out.read_text()] + [p.read_text() for p in sorted((tmp_path / run / "feedback").iterdir())])
+    assert texts[0] == texts[1]
+    rows = read_csv(tmp_path / "one" / "grades.csv")
+    assert int(rows["wrong"]["total"]) == FULL - 1 - 2 - 3 - 4
+    assert "differs from the expected value at index" in (tmp_path / "one" / "feedback" / "wrong.md").read_text()
+
+
+def test_cli_release_and_grade(tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="course")
+    cli.add_subcommands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["release", NAME, "--assignments", str(ASSIGNMENTS), "--out", str(tmp_path / "rel")])
+    assert args.func(args) == 0
+    released = tmp_path / "rel" / NAME / f"{NAME}.ipynb"
+    (tmp_path / "subs" / "ann").mkdir(parents=True)
+    (tmp_path / "subs" / "ann" / f"{NAME}.ipynb").write_bytes(released.read_bytes())
+    args = parser.parse_args(["grade", NAME, str(tmp_path / "subs"), "--out", str(tmp_path / "g.csv"), "--jobs", "2",
+                              "--assignments", str(ASSIGNMENTS), "--time-limit", "5", "--load-time-limit", "8"])
+    assert args.func(args) == 0
+    assert read_csv(tmp_path / "g.csv")["ann"]["total"] == "0"
+    assert (tmp_path / "feedback" / "ann.md").is_file()
+    args = parser.parse_args(["grade", "a9_nothing", str(tmp_path / "subs"), "--out", str(tmp_path / "x.csv"),
+                              "--assignments", str(ASSIGNMENTS)])
+    assert args.func(args) == 2
+    assert "a9_nothing" in capsys.readouterr().err
+
+
+def test_decode_refuses_anything_but_plain_data():
+    import base64
+    import io
+    import pickle
+
+    blob = base64.b64encode(pickle.dumps(object())).decode()
+    with pytest.raises(ValueError):
+        sandbox.decode({"nd": blob})
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError):
+        sandbox.decode({"nd": base64.b64encode(buffer.getvalue()).decode()})
+    assert sandbox.decode({"list": [{"py": 1}, {"dict": {"a": {"py": "x"}}}]}) == (1, {"a": "x"})
