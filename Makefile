@@ -48,6 +48,7 @@ site: course                           ## the HTML pages of `make course`, in bu
 bench: $(VENV)/.installed-dev          ## benchmarks: one JSON line each
 	$(PY) benchmarks/notebook_times.py --profile smoke
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/grading.py
 
 clean:
 	rm -rf build dist *.egg-info
