@@ -55,3 +55,29 @@ def test_mlp_accepts_a_layer_class_as_activation():
 def test_mlp_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         cl.models.mlp(**kwargs)
+
+
+def test_mlp_gives_each_layer_its_own_initializer_draw():
+    import keras
+
+    cl.setup(seed=0, profile="smoke", quiet=True)
+    model = cl.models.mlp(input_shape=(16,), hidden_units=(16, 16, 16), kernel_initializer=keras.initializers.GlorotNormal(),
+                          rescale=None)
+    k1, k2 = (keras.ops.convert_to_numpy(model.get_layer(n).kernel) for n in ("dense_1", "dense_2"))
+    assert not np.allclose(k1, k2)
+
+
+def test_mlp_initializer_function_receives_fan_in():
+    import keras
+
+    seen = []
+
+    def torch_uniform(n):
+        seen.append(n)
+        return keras.initializers.RandomUniform(-1 / np.sqrt(n), 1 / np.sqrt(n))
+
+    model = cl.models.mlp(input_shape=(28, 28), hidden_units=(64, 32), kernel_initializer=torch_uniform)
+    assert seen == [784, 64, 32]
+    assert np.abs(keras.ops.convert_to_numpy(model.get_layer("dense_0").kernel)).max() <= 1 / 28 + 1e-7
+    with pytest.raises(ValueError, match="kernel_initializer must be"):
+        cl.models.mlp(kernel_initializer=3)
