@@ -22,7 +22,28 @@ def _kernel_layers(model):
     return [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
 
 
-class GradientNormMonitor(keras.callbacks.Callback):
+class _EpochProbe(keras.callbacks.Callback):
+    """Calls `measure(epoch)` before training and every `every` epochs; keeps the results in `.history`."""
+
+    def __init__(self, every: int = 1):
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
+        self.every = every
+        self.history: list[dict] = []
+
+    def measure(self, epoch: int) -> dict:
+        raise NotImplementedError
+
+    def on_train_begin(self, logs=None):
+        self.measure(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.measure(epoch + 1)
+
+
+class GradientNormMonitor(_EpochProbe):
     """Records the L2 norm of the loss gradient for each layer's kernel, on a fixed batch.
 
     Args:
@@ -34,11 +55,8 @@ class GradientNormMonitor(keras.callbacks.Callback):
     """
 
     def __init__(self, x, y, every: int = 1):
-        super().__init__()
-        if every < 1:
-            raise ValueError(f"every must be at least 1, got {every}")
-        self.x, self.y, self.every = ops.convert_to_tensor(x), ops.convert_to_tensor(y), every
-        self.history: list[dict] = []
+        super().__init__(every)
+        self.x, self.y = ops.convert_to_tensor(x), ops.convert_to_tensor(y)
 
     def measure(self, epoch: int) -> dict:
         layers = _kernel_layers(self.model)
@@ -54,13 +72,6 @@ class GradientNormMonitor(keras.callbacks.Callback):
         self.history.append(entry)
         return entry
 
-    def on_train_begin(self, logs=None):
-        self.measure(0)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every == 0:
-            self.measure(epoch + 1)
-
     def table(self):
         """``(norms, layer_names, epochs)``: norms has shape (measurements, layers)."""
         if not self.history:
@@ -70,7 +81,7 @@ class GradientNormMonitor(keras.callbacks.Callback):
         return norms, names, [h["epoch"] for h in self.history]
 
 
-class ActivationStats(keras.callbacks.Callback):
+class ActivationStats(_EpochProbe):
     """Records the outputs of chosen layers on a fixed batch: mean, std and a sample of values.
 
     Args:
@@ -83,9 +94,8 @@ class ActivationStats(keras.callbacks.Callback):
     """
 
     def __init__(self, x, layer_names=None, every: int = 1, sample: int = 2000):
-        super().__init__()
-        self.x, self.layer_names, self.every, self.sample = x, layer_names, every, sample
-        self.history: list[dict] = []
+        super().__init__(every)
+        self.x, self.layer_names, self.sample = x, layer_names, sample
         self._probe = None
 
     def _build_probe(self):
@@ -110,13 +120,6 @@ class ActivationStats(keras.callbacks.Callback):
             entry["values"][name] = rng.choice(values, min(self.sample, values.size), replace=False)
         self.history.append(entry)
         return entry
-
-    def on_train_begin(self, logs=None):
-        self.measure(0)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every == 0:
-            self.measure(epoch + 1)
 
 
 def _in_notebook() -> bool:
