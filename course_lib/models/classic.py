@@ -23,7 +23,7 @@ def _head(x, num_classes, dropout, widths=(4096, 4096)):
     for i, width in enumerate(widths):
         x = layers.Dense(width, activation="relu", name=f"fc{i + 1}")(x)
         if dropout:
-            x = layers.Dropout(dropout)(x)
+            x = layers.Dropout(dropout, name=f"dropout{i + 1}")(x)
     return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
 
 
@@ -32,12 +32,12 @@ def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, dropout: float =
     conv 96@11x11/4, pool, conv 256@5x5, pool, conv 384, 384, 256 @3x3, pool, FC 4096, 4096, softmax."""
     inputs = keras.Input(input_shape)
     x = layers.Conv2D(96, 11, strides=4, activation="relu", name="conv1")(inputs)
-    x = layers.MaxPooling2D(3, strides=2)(x)
+    x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
     x = layers.Conv2D(256, 5, padding="same", activation="relu", name="conv2")(x)
-    x = layers.MaxPooling2D(3, strides=2)(x)
+    x = layers.MaxPooling2D(3, strides=2, name="pool2")(x)
     for i, filters in enumerate((384, 384, 256), start=3):
         x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
-    x = layers.MaxPooling2D(3, strides=2)(x)
+    x = layers.MaxPooling2D(3, strides=2, name="pool5")(x)
     return keras.Model(inputs, _head(x, num_classes, dropout), name=name)
 
 

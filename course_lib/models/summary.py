@@ -61,8 +61,11 @@ def summary_table(model) -> list[LayerRow]:
 
 def format_table(rows: list[LayerRow]) -> str:
     """The rows as aligned text, with totals."""
-    lines = [f"{'layer':<14}{'type':<22}{'output shape':<18}{'params':>12}{'MACs':>16}"]
+    name_w = max([len(r.name) for r in rows] + [5]) + 2
+    kind_w = max([len(r.kind) for r in rows] + [4]) + 2
+    shape_w = max([len(str(r.output_shape)) for r in rows] + [12]) + 2
+    lines = [f"{'layer':<{name_w}}{'type':<{kind_w}}{'output shape':<{shape_w}}{'params':>12}{'MACs':>16}"]
     for r in rows:
-        lines.append(f"{r.name:<14}{r.kind:<22}{str(r.output_shape):<18}{r.params:>12,}{r.macs:>16,}")
-    lines.append(f"{'total':<54}{sum(r.params for r in rows):>12,}{sum(r.macs for r in rows):>16,}")
+        lines.append(f"{r.name:<{name_w}}{r.kind:<{kind_w}}{str(r.output_shape):<{shape_w}}{r.params:>12,}{r.macs:>16,}")
+    lines.append(f"{'total':<{name_w + kind_w + shape_w}}{sum(r.params for r in rows):>12,}{sum(r.macs for r in rows):>16,}")
     return "\n".join(lines)

@@ -59,8 +59,10 @@ def show_filters(kernel, ncols: int = 8, title: str = "", size: float = 1.0):
         k = (k - k.min()) / (np.ptp(k) + 1e-12)
         ax.imshow(k if k.shape[-1] == 3 else k[..., 0], cmap=None if k.shape[-1] == 3 else "gray",
                   interpolation="nearest")
+        ax.set_title(str(i), fontsize=7)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 
@@ -77,4 +79,5 @@ def show_feature_maps(maps, ncols: int = 8, title: str = "", size: float = 1.2, 
         ax.set_title(str(i), fontsize=7)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
     return fig
