@@ -5,9 +5,11 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from course_lib.layers._costs import CountsMACs
+
 
 @keras.saving.register_keras_serializable(package="course_lib")
-class InceptionModule(keras.layers.Layer):
+class InceptionModule(CountsMACs, keras.layers.Layer):
     """Four parallel branches concatenated: 1x1; 1x1 then 3x3; 1x1 then 5x5; 3x3 max pool then 1x1.
 
     Args:
@@ -42,6 +44,7 @@ class InceptionModule(keras.layers.Layer):
             shape = tuple(input_shape)
             for conv in branch:
                 conv.build(shape)
+                self.record(conv, shape)
                 shape = conv.compute_output_shape(shape)
 
     def call(self, x):
@@ -61,7 +64,7 @@ class InceptionModule(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
-class DenseBlock(keras.layers.Layer):
+class DenseBlock(CountsMACs, keras.layers.Layer):
     """`layers` bottleneck units (BN-ReLU-1x1 conv to 4k, BN-ReLU-3x3 conv to k), each fed the
     concatenation of everything before it; the output has ``C + layers * growth_rate`` channels.
 
@@ -90,6 +93,8 @@ class DenseBlock(keras.layers.Layer):
             conv1.build((None, h, w, c))
             bn2.build((None, h, w, 4 * self.growth_rate))
             conv2.build((None, h, w, 4 * self.growth_rate))
+            self.record(conv1, (None, h, w, c))
+            self.record(conv2, (None, h, w, 4 * self.growth_rate))
             c += self.growth_rate
 
     def call(self, x, training=None):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from course_lib.layers._costs import CountsMACs
+
 KINDS = ("basic", "bottleneck")
 SHORTCUTS = ("projection", "zero_pad")
 
@@ -15,7 +17,7 @@ def _conv(filters, size, strides=1, name=None):
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
-class ResidualBlock(keras.layers.Layer):
+class ResidualBlock(CountsMACs, keras.layers.Layer):
     """One residual block: ``F(x) + shortcut(x)``.
 
     Args:
@@ -52,6 +54,7 @@ class ResidualBlock(keras.layers.Layer):
         self.norms = [layers.BatchNormalization() for _ in specs]
         shape = tuple(input_shape)
         for conv, norm in zip(self.convs, self.norms):
+            self.record(conv, shape)
             if self.preact:
                 norm.build(shape)
                 conv.build(shape)
@@ -65,6 +68,7 @@ class ResidualBlock(keras.layers.Layer):
         if self.residual and self.needs_change and self.shortcut == "projection":
             self.project = _conv(self.out_channels, 1, self.strides)
             self.project.build(tuple(input_shape))
+            self.record(self.project, input_shape)
             self.project_norm = layers.BatchNormalization()
             self.project_norm.build(self.project.compute_output_shape(tuple(input_shape)))
         self.in_channels = input_shape[-1]
@@ -103,7 +107,7 @@ class ResidualBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
-class SqueezeExcite(keras.layers.Layer):
+class SqueezeExcite(CountsMACs, keras.layers.Layer):
     """Squeeze-and-excitation (Hu et al., 2018): rescale each channel by a gate computed from
     the global average of all channels.
 
@@ -125,6 +129,8 @@ class SqueezeExcite(keras.layers.Layer):
         self.excite = layers.Dense(c, activation="sigmoid")
         self.squeeze.build((None, c))
         self.excite.build((None, max(1, c // self.ratio)))
+        self.record(self.squeeze, (None, c))
+        self.record(self.excite, (None, max(1, c // self.ratio)))
 
     def call(self, x):
         gate = self.excite(self.squeeze(ops.mean(x, axis=(1, 2))))

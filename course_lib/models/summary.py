@@ -44,8 +44,9 @@ def layer_macs(layer, input_shape, output_shape) -> int:
 def summary_table(model) -> list[LayerRow]:
     """One row per top-level layer: name, type, output shape (without batch), parameters, MACs.
 
-    MACs are counted for convolutions (any kind), dense layers and LeNet's C3; nested models
-    count as one row with their parameters and no MACs.
+    MACs are counted for convolutions (any kind), dense layers and LeNet's C3, and for the
+    course's composite layers (residual, Inception, dense and SE blocks) over their sublayers;
+    other nested models count as one row with their parameters and no MACs.
     """
     rows = []
     for layer in model.layers:
@@ -54,8 +55,8 @@ def summary_table(model) -> list[LayerRow]:
         node_in = layer.input
         in_shape = tuple(node_in.shape) if not isinstance(node_in, (list, tuple)) else tuple(node_in[0].shape)
         out_shape = tuple(layer.output.shape) if not isinstance(layer.output, (list, tuple)) else tuple(layer.output[0].shape)
-        rows.append(LayerRow(layer.name, type(layer).__name__, out_shape[1:], layer.count_params(),
-                             layer_macs(layer, in_shape, out_shape)))
+        macs = layer.macs() if hasattr(layer, "macs") else layer_macs(layer, in_shape, out_shape)
+        rows.append(LayerRow(layer.name, type(layer).__name__, out_shape[1:], layer.count_params(), macs))
     return rows
 
 

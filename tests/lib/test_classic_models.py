@@ -60,3 +60,20 @@ def test_small_inputs_run_forward():
 def test_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_composite_layers_report_their_macs():
+    """ResNet-50's MACs: about 4.1 G (He et al. quote 3.8 G FLOPs counting multiply-adds, conv layers only)."""
+    rows = models.summary_table(models.resnet(50))
+    total = sum(r.macs for r in rows)
+    assert 3.8e9 < total < 4.2e9
+    block = cl.layers.InceptionModule(*models.classic.GOOGLENET_MODULES["3a"])
+    block(np.zeros((1, 28, 28, 192), "float32"))
+    assert abs(block.macs() - 128e6) / 128e6 < 0.03       # Table 1: 128M ops for inception (3a)
+
+
+def test_residual_block_macs_by_hand():
+    block = cl.layers.ResidualBlock(8, strides=2, kind="basic", shortcut="projection")
+    block(np.zeros((1, 16, 16, 4), "float32"))
+    by_hand = 8 * 8 * 8 * (9 * 4) + 8 * 8 * 8 * (9 * 8) + 8 * 8 * 8 * 4
+    assert block.macs() == by_hand
