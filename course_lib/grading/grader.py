@@ -17,14 +17,13 @@ import csv
 import dataclasses
 import importlib.util
 import io
-import os
 import pathlib
 import re
-import tempfile
 import zlib
 
 import numpy as np
 
+from course_lib.data.files import atomic_write
 from course_lib.grading import notebook, sandbox
 from course_lib.grading.spec import Call
 
@@ -241,10 +240,8 @@ def _safe_name(student: str) -> str:
 
 
 def _write_atomic(path: pathlib.Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+    with atomic_write(path, "w", encoding="utf-8", newline="") as f:
         f.write(text)
-    os.replace(tmp, path)
 
 
 @dataclasses.dataclass

@@ -17,10 +17,10 @@ import copy
 import dataclasses
 import hashlib
 import json
-import os
 import pathlib
 import re
-import tempfile
+
+from course_lib.data.files import atomic_write
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -78,18 +78,10 @@ def read_notebook(path) -> dict:
 
 
 def write_notebook(nb: dict, path) -> None:
-    """Write atomically: a temporary file beside the target, then `os.replace`."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically (a temporary file beside the target, then a rename)."""
     text = json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _replace_regions(text: str, begin: str, end: str, stub: str | None, where: str) -> str:
