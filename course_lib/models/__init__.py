@@ -1,5 +1,6 @@
 """Model builders: functions returning a `keras.Model`, one small module per family."""
 
+from course_lib.models.augment import augmentation
 from course_lib.models.classic import alexnet, densenet121, googlenet, mobilenet_v1, vgg
 from course_lib.models.convblock import convblock_net
 from course_lib.models.convert import fc_to_conv, receptive_fields
@@ -11,4 +12,4 @@ from course_lib.models.resnet import resnet, resnet_cifar, trainable_parameters
 from course_lib.models.small_cnn import small_cnn
 from course_lib.models.summary import format_table, summary_table
 
-__all__ = ["alexnet", "vgg", "googlenet", "densenet121", "mobilenet_v1", "lenet5", "convblock_net", "fc_to_conv", "receptive_fields", "LENET5_PARAMETERS", "mlp", "resnet", "resnet_cifar", "RESNET_PARAMETERS", "trainable_parameters", "small_cnn", "summary_table", "format_table"]
+__all__ = ["augmentation", "alexnet", "vgg", "googlenet", "densenet121", "mobilenet_v1", "lenet5", "convblock_net", "fc_to_conv", "receptive_fields", "LENET5_PARAMETERS", "mlp", "resnet", "resnet_cifar", "RESNET_PARAMETERS", "trainable_parameters", "small_cnn", "summary_table", "format_table"]

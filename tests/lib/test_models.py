@@ -81,3 +81,21 @@ def test_mlp_initializer_function_receives_fan_in():
     assert np.abs(keras.ops.convert_to_numpy(model.get_layer("dense_0").kernel)).max() <= 1 / 28 + 1e-7
     with pytest.raises(ValueError, match="kernel_initializer must be"):
         cl.models.mlp(kernel_initializer=3)
+
+
+def test_augmentation_is_identity_at_inference_and_changes_training_views():
+    import keras
+
+    aug = cl.models.augmentation(seed=0)
+    x = np.random.default_rng(0).uniform(size=(4, 12, 12, 1)).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(aug(x, training=False)), x)
+    assert not np.allclose(keras.ops.convert_to_numpy(aug(x, training=True)), x)
+    assert [type(l).__name__ for l in aug.layers] == ["RandomFlip", "RandomTranslation", "RandomZoom"]
+    assert [type(l).__name__ for l in cl.models.augmentation(flip=None, zoom=0).layers] == ["RandomTranslation"]
+
+
+@pytest.mark.parametrize("kwargs,match", [(dict(translate=1.5), "fractions in"),
+                                          (dict(flip=None, translate=0, zoom=0), "does nothing")])
+def test_augmentation_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cl.models.augmentation(**kwargs)
