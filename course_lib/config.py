@@ -52,10 +52,6 @@ class Config:
         """Choose a value by profile: ``cfg.pick(smoke=1, cpu=4, gpu=30)``."""
         return {"smoke": smoke, "cpu": cpu, "gpu": gpu}[self.profile]
 
-    @property
-    def is_smoke(self) -> bool:
-        return self.profile == "smoke"
-
 
 def check_profile(name: str) -> str:
     """Return `name` if it is a known profile, else raise a `ProfileError` that says how to fix it."""
