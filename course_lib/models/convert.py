@@ -66,51 +66,67 @@ def fc_to_conv(model: keras.Model, channels: int | None = None) -> keras.Model:
 
 @dataclasses.dataclass
 class ReceptiveField:
+    """Receptive field after one layer, down the rows (``size``, ``jump``, ``start``) and
+    across the columns (``size_w``, ``jump_w``, ``start_w``); the two agree for square windows."""
+
     layer: str
-    size: int      # receptive field of one output unit, in input pixels
-    jump: int      # distance in input pixels between neighbouring output units
-    start: float   # centre of the first output unit's field, in input pixels
+    size: int      # receptive field of one output unit, in input pixels (rows)
+    jump: int      # distance in input pixels between neighbouring output units (rows)
+    start: float   # centre of the first output unit's field, in input pixels (rows)
+    size_w: int = None
+    jump_w: int = None
+    start_w: float = None
+
+    def __post_init__(self):
+        self.size_w = self.size if self.size_w is None else self.size_w
+        self.jump_w = self.jump if self.jump_w is None else self.jump_w
+        self.start_w = self.start if self.start_w is None else self.start_w
 
 
 def receptive_fields(model: keras.Model) -> list[ReceptiveField]:
     """Receptive field size, jump and start after each spatial layer of a sequential conv net.
 
-    The recurrence: with kernel k, stride s, dilation d, padding p, ``k_eff = d (k - 1) + 1``,
-    ``size += (k_eff - 1) * jump``, ``start += ((k_eff - 1) / 2 - p) * jump``, ``jump *= s``.
+    The recurrence, for each axis: with kernel k, stride s, dilation d, padding p,
+    ``k_eff = d (k - 1) + 1``, ``size += (k_eff - 1) * jump``, ``start += ((k_eff - 1) / 2 - p) * jump``,
+    ``jump *= s``. Rows and columns are followed separately, so 1×n and n×1 kernels count right.
     """
-    size, jump, start = 1, 1, 0.5
+    state = [[1, 1, 0.5], [1, 1, 0.5]]  # per axis: size, jump, start
     rows = []
     for layer in model.layers:
         if isinstance(layer, layers.ZeroPadding2D):
-            start -= layer.padding[0][0] * jump
+            for axis in (0, 1):
+                state[axis][2] -= layer.padding[axis][0] * state[axis][1]
             continue
         window = _window(layer)
         if window is None:
             continue
-        k, s, d, padding = window
-        k_eff = d * (k - 1) + 1
-        pad = (k_eff - 1) / 2 if padding == "same" else 0
-        size += (k_eff - 1) * jump
-        start += ((k_eff - 1) / 2 - pad) * jump
-        jump *= s
-        rows.append(ReceptiveField(layer.name, size, jump, start))
+        kernel, strides, dilation, padding = window
+        for axis in (0, 1):
+            k_eff = dilation[axis] * (kernel[axis] - 1) + 1
+            pad = (k_eff - 1) / 2 if padding == "same" else 0
+            size, jump, start = state[axis]
+            state[axis] = [size + (k_eff - 1) * jump, jump * strides[axis], start + ((k_eff - 1) / 2 - pad) * jump]
+        (h, jh, sh), (w, jw, sw) = state
+        rows.append(ReceptiveField(layer.name, h, jh, sh, w, jw, sw))
     return rows
 
 
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
 def _window(layer):
-    """(kernel, stride, dilation, padding) of a layer that looks at windows, else None."""
+    """((kh, kw), (sh, sw), (dh, dw), padding) of a layer that looks at windows, else None."""
     from course_lib.layers import LeNetC3, LpPooling, TrainableSubsampling
 
     if isinstance(layer, layers.Conv2D):
-        return layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0], layer.padding
+        return _pair(layer.kernel_size), _pair(layer.strides), _pair(layer.dilation_rate), layer.padding
     if isinstance(layer, (layers.MaxPooling2D, layers.AveragePooling2D)):
-        return layer.pool_size[0], layer.strides[0], 1, layer.padding
+        return _pair(layer.pool_size), _pair(layer.strides), (1, 1), layer.padding
     if isinstance(layer, LeNetC3):
-        return layer.kernel_size, 1, 1, "valid"
+        return _pair(layer.kernel_size), (1, 1), (1, 1), "valid"
     if isinstance(layer, TrainableSubsampling):
-        return layer.pool_size, layer.pool_size, 1, "valid"
+        return _pair(layer.pool_size), _pair(layer.pool_size), (1, 1), "valid"
     if isinstance(layer, LpPooling):
-        size = layer.pool_size if isinstance(layer.pool_size, int) else layer.pool_size[0]
-        stride = layer.strides if isinstance(layer.strides, int) else layer.strides[0]
-        return size, stride, 1, layer.padding
+        return _pair(layer.pool_size), _pair(layer.strides), (1, 1), layer.padding
     return None

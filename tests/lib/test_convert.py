@@ -60,3 +60,28 @@ def test_receptive_fields_by_hand():
 def test_lenet5_receptive_field_of_c5_is_the_whole_input():
     rows = models.receptive_fields(models.lenet5())
     assert rows[-1].layer == "C5" and rows[-1].size == 32
+
+
+def _measured_field(model, size):
+    """Rows and columns of the input that reach the centre output unit (all-positive kernels, no ReLU)."""
+    from course_lib.autodiff import value_and_grad
+
+    for layer in model.layers:
+        layer.set_weights([np.ones_like(w) for w in layer.get_weights()])
+    x = np.zeros((1, size, size, 1), "float32")
+    out_shape = model(x).shape
+    i, j = out_shape[1] // 2, out_shape[2] // 2
+    _, grad = value_and_grad(lambda t: keras.ops.sum(model(t)[0, i, j]), x)
+    grad = np.abs(keras.ops.convert_to_numpy(grad))[0, ..., 0]
+    return int((grad.sum(axis=1) > 0).sum()), int((grad.sum(axis=0) > 0).sum())
+
+
+def test_receptive_fields_follow_rows_and_columns_of_1xn_kernels():
+    model = keras.Sequential([keras.Input((33, 33, 1)), keras.layers.Conv2D(1, (1, 3), padding="same", name="w"),
+                              keras.layers.Conv2D(1, (3, 1), strides=(2, 1), padding="same", name="h"),
+                              keras.layers.Conv2D(1, (1, 5), dilation_rate=(1, 2), padding="same", name="d")])
+    rows = {r.layer: r for r in models.receptive_fields(model)}
+    assert (rows["w"].size, rows["w"].size_w) == (1, 3)
+    assert (rows["h"].size, rows["h"].size_w, rows["h"].jump, rows["h"].jump_w) == (3, 3, 2, 1)
+    assert (rows["d"].size, rows["d"].size_w) == (3, 3 + 8)
+    assert _measured_field(model, 33) == (rows["d"].size, rows["d"].size_w)
