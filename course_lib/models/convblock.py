@@ -9,7 +9,8 @@ from keras import layers
 
 def convblock_net(input_shape=(28, 28, 1), num_classes: int = 10, filters=(64, 128, 256), blocks: int = 3,
                   width: float = 1.0, batch_norm: bool = False, dropout: float = 0.0, l2: float = 0.0,
-                  rescale: float | None = 1 / 255, name: str = "convblock_net") -> keras.Model:
+                  rescale: float | None = 1 / 255, bn_momentum: float = 0.99,
+                  name: str = "convblock_net") -> keras.Model:
     """A stem conv, then stages of ConvBlocks separated by stride-2 convolutions, then GAP and softmax.
 
     A ConvBlock is ``Conv (3, 1)`` then ``Conv (1, 3)`` (a factorized 3x3), each followed by
@@ -27,6 +28,8 @@ def convblock_net(input_shape=(28, 28, 1), num_classes: int = 10, filters=(64, 1
         dropout: dropout rate before the classifier, in [0, 1).
         l2: L2 weight decay on every kernel (0 for none).
         rescale: multiply the inputs by this first (``1/255`` for uint8 images); ``None`` to skip.
+        bn_momentum: momentum of the batch-norm moving averages (Keras' 0.99 needs several
+            hundred steps to settle; 0.9 suits runs of a few hundred steps).
 
     Input shape: ``(batch, H, W, C)``.
     Output shape: ``(batch, num_classes)`` class probabilities.
@@ -48,6 +51,8 @@ def convblock_net(input_shape=(28, 28, 1), num_classes: int = 10, filters=(64, 1
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     if l2 < 0:
         raise ValueError(f"l2 must be >= 0, got {l2}")
+    if not 0.0 <= bn_momentum < 1.0:
+        raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum}")
     channels = [max(1, round(f * width)) for f in filters]
     regularizer = keras.regularizers.L2(l2) if l2 else None
 
@@ -55,7 +60,7 @@ def convblock_net(input_shape=(28, 28, 1), num_classes: int = 10, filters=(64, 1
         x = layers.Conv2D(c, kernel, strides=strides, padding="same", use_bias=not batch_norm,
                           kernel_regularizer=regularizer)(x)
         if batch_norm:
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(momentum=bn_momentum)(x)
         return layers.ReLU()(x)
 
     inputs = keras.Input(input_shape)

@@ -54,6 +54,7 @@ def test_resolution_halves_per_stage():
     (dict(dropout=1.0), "dropout must be in"),
     (dict(l2=-1.0), "l2 must be >= 0"),
     (dict(filters=()), "filters must be"),
+    (dict(bn_momentum=-0.1), "bn_momentum must be in"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

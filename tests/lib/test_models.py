@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -27,10 +28,25 @@ def test_small_cnn_parameters_and_forward(shape, width, classes):
     (dict(input_shape=(28, 28)), "input_shape must be"),
     (dict(input_shape=(4, 4, 1)), "H, W >= 8"),
     (dict(num_classes=1), "num_classes must be at least 2"),
+    (dict(bn_momentum=1.0), "bn_momentum must be in"),
 ])
 def test_small_cnn_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         cl.models.small_cnn(**kwargs)
+
+
+@pytest.mark.parametrize("build", [lambda m: cl.models.small_cnn(width=4, bn_momentum=m),
+                                   lambda m: cl.models.convblock_net(width=0.0625, blocks=1, batch_norm=True, bn_momentum=m)])
+def test_bn_momentum_sets_how_fast_the_moving_mean_follows_the_batch(build):
+    model = build(0.9)
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert bns and all(bn.momentum == 0.9 for bn in bns)
+    first = bns[0]
+    before = keras.Model(model.inputs, model.get_layer(index=model.layers.index(first) - 1).output)
+    x = np.random.default_rng(0).uniform(0, 255, (8, 28, 28, 1)).astype("float32")
+    batch_mean = keras.ops.convert_to_numpy(before(x)).reshape(-1, first.moving_mean.shape[0]).mean(axis=0)
+    model(x, training=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(first.moving_mean), 0.1 * batch_mean, rtol=1e-3, atol=1e-5)
 
 
 def test_mlp_parameter_count_and_names():
