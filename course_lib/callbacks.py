@@ -43,32 +43,63 @@ class _EpochProbe(keras.callbacks.Callback):
             self.measure(epoch + 1)
 
 
+def gradient_norms(model, x, y, groups=None, loss=None, training: bool = False) -> dict:
+    """L2 norm of the loss gradient for each group of variables, on one batch.
+
+    Args:
+        model: a Keras model.
+        x, y: the batch.
+        groups: ``{name: [variables]}``; the norm of a group is that of all its gradients
+            together (the square root of the sum of their squares). Default: one group per
+            top-level layer with a kernel, holding that kernel.
+        loss: ``loss(y_true, y_pred)``; default: the compiled model's loss.
+        training: run the model in training mode (batch statistics, dropout).
+
+    Returns ``{name: norm}`` in the order of `groups`.
+    """
+    if groups is None:
+        groups = {layer.name: [layer.kernel] for layer in _kernel_layers(model)}
+    groups = {name: list(variables) for name, variables in dict(groups).items()}
+    if not groups or any(not v for v in groups.values()):
+        empty = [name for name, v in groups.items() if not v]
+        raise ValueError(f"every group needs at least one variable; empty: {empty or 'no groups at all'}")
+    if loss is None and not getattr(model, "compiled", False):
+        raise ValueError("the model is not compiled: compile it, or pass loss=keras.losses.SparseCategoricalCrossentropy()")
+    x, y = ops.convert_to_tensor(x), ops.convert_to_tensor(y)
+
+    def value():
+        y_pred = model(x, training=training)
+        if loss is not None:
+            return ops.mean(loss(y, y_pred))
+        return model.compute_loss(x=x, y=y, y_pred=y_pred)
+
+    flat = [v for variables in groups.values() for v in variables]
+    _, grads = value_and_grad(value, variables=flat)
+    squares = iter(float(np.sum(_to_np(g).astype("float64") ** 2)) for g in grads)
+    return {name: float(np.sqrt(sum(next(squares) for _ in variables))) for name, variables in groups.items()}
+
+
 class GradientNormMonitor(_EpochProbe):
-    """Records the L2 norm of the loss gradient for each layer's kernel, on a fixed batch.
+    """Records the L2 norm of the loss gradient per layer (or per group of variables) on a fixed batch.
 
     Args:
         x, y: the batch the gradient is computed on (kept fixed so that epochs compare).
         every: measure every `every` epochs (and once before training).
+        groups: ``groups(model) -> {name: [variables]}``, e.g. the kernels of each residual
+            block; default: one group per layer with a kernel. See `gradient_norms`.
 
-    After `fit`: ``monitor.history`` is a list of ``{"epoch": e, "norms": {layer_name: norm}}``;
-    ``monitor.table()`` gives an array (measurements, layers) and the layer names.
+    After `fit`: ``monitor.history`` is a list of ``{"epoch": e, "norms": {name: norm}}``;
+    ``monitor.table()`` gives an array (measurements, groups) and the group names.
     """
 
-    def __init__(self, x, y, every: int = 1):
+    def __init__(self, x, y, every: int = 1, groups=None):
         super().__init__(every)
         self.x, self.y = ops.convert_to_tensor(x), ops.convert_to_tensor(y)
+        self.groups = groups
 
     def measure(self, epoch: int) -> dict:
-        layers = _kernel_layers(self.model)
-        kernels = [layer.kernel for layer in layers]
-
-        def loss():
-            y_pred = self.model(self.x, training=False)
-            return self.model.compute_loss(x=self.x, y=self.y, y_pred=y_pred)
-
-        _, grads = value_and_grad(loss, variables=kernels)
-        norms = {layer.name: float(np.linalg.norm(_to_np(g))) for layer, g in zip(layers, grads)}
-        entry = {"epoch": epoch, "norms": norms}
+        groups = self.groups(self.model) if self.groups is not None else None
+        entry = {"epoch": epoch, "norms": gradient_norms(self.model, self.x, self.y, groups)}
         self.history.append(entry)
         return entry
 

@@ -27,6 +27,37 @@ def test_gradient_norms_match_a_direct_computation():
     np.testing.assert_allclose(norms[-1], direct, rtol=1e-4)
 
 
+def test_grouped_gradient_norms_combine_the_groups_members():
+    model, data = _model_and_data()
+    x, y = data.x[:32], data.y[:32]
+    per_layer = cl.callbacks.gradient_norms(model, x, y)
+    pairs = {"first": [model.get_layer("dense_0").kernel, model.get_layer("dense_1").kernel],
+             "last": [model.get_layer("output").kernel, model.get_layer("output").bias]}
+    grouped = cl.callbacks.gradient_norms(model, x, y, groups=pairs, loss=keras.losses.sparse_categorical_crossentropy)
+    assert list(grouped) == ["first", "last"]
+    assert grouped["first"] == pytest.approx(np.hypot(per_layer["dense_0"], per_layer["dense_1"]), rel=1e-5)
+    bias_grad = cl.autodiff.value_and_grad(
+        lambda: keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, model(x))),
+        variables=[model.get_layer("output").bias])[1][0]
+    expected = np.hypot(per_layer["output"], np.linalg.norm(keras.ops.convert_to_numpy(bias_grad)))
+    assert grouped["last"] == pytest.approx(expected, rel=1e-5)
+    monitor = cl.callbacks.GradientNormMonitor(x, y, groups=lambda m: {"all": [l.kernel for l in m.layers[1:]
+                                                                                  if hasattr(l, "kernel")]})
+    model.fit(data.x, data.y, epochs=1, batch_size=32, verbose=0, callbacks=[monitor])
+    norms, names, _ = monitor.table()
+    assert names == ["all"] and norms.shape == (2, 1)
+    assert norms[-1, 0] == pytest.approx(np.linalg.norm(list(cl.callbacks.gradient_norms(model, x, y).values())), rel=1e-4)
+
+
+def test_gradient_norms_bad_arguments():
+    model, data = _model_and_data()
+    with pytest.raises(ValueError, match="empty: \\['b'\\]"):
+        cl.callbacks.gradient_norms(model, data.x[:4], data.y[:4], groups={"a": [model.get_layer("dense_0").kernel], "b": []})
+    bare = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="not compiled.*loss="):
+        cl.callbacks.gradient_norms(bare, np.zeros((2, 3), "float32"), np.zeros(2, "int32"))
+
+
 def test_activation_stats_match_layer_outputs():
     model, data = _model_and_data("relu")
     stats = cl.callbacks.ActivationStats(data.x[:20], sample=50)
