@@ -7,14 +7,24 @@ from keras import layers
 
 
 def small_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32, dropout: float = 0.25,
-              bn_momentum: float = 0.99, name: str = "small_cnn") -> keras.Model:
-    """Two conv blocks (conv-BN-ReLU twice, max-pool) and a dense head.
+              bn_momentum: float = 0.99, convs_per_block: int = 2, head: str = "gap", dense_units: int = 128,
+              name: str = "small_cnn") -> keras.Model:
+    """Two conv blocks (conv-BN-ReLU, twice by default, then max-pool) and a classifier head.
+
+    Two heads: ``"gap"`` (global average pooling, dropout, softmax: few parameters, blind
+    to where a feature is) and ``"dense"`` (flatten, a ReLU layer of `dense_units`, dropout,
+    softmax: keeps the layout of the final feature maps). With ``convs_per_block=1,
+    head="dense"`` the network costs about a quarter of the default's multiply-accumulates
+    on 28x28 images and learns faster in the first epochs, which suits a CPU.
 
     Args:
         input_shape: ``(H, W, C)``; H and W at least 8.
         num_classes: softmax outputs.
         width: filters of the first block (the second has twice as many).
         dropout: dropout rate before the classifier.
+        convs_per_block: conv-BN-ReLU layers before each pooling, 1 or more.
+        head: ``"gap"`` or ``"dense"``, see above.
+        dense_units: width of the hidden layer of the ``"dense"`` head.
         bn_momentum: momentum of the batch-norm moving averages (Keras' 0.99 needs several
             hundred steps to settle; 0.9 suits runs of a few hundred steps).
 
@@ -27,15 +37,23 @@ def small_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32, d
         raise ValueError(f"num_classes must be at least 2, got {num_classes}")
     if not 0.0 <= bn_momentum < 1.0:
         raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum}")
+    if convs_per_block < 1:
+        raise ValueError(f"convs_per_block must be at least 1, got {convs_per_block}")
+    if head not in ("gap", "dense"):
+        raise ValueError(f"head must be 'gap' or 'dense', got {head!r}")
     inputs = keras.Input(input_shape)
     x = inputs
     for filters in (width, 2 * width):
-        for _ in range(2):
+        for _ in range(convs_per_block):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
             x = layers.BatchNormalization(momentum=bn_momentum)(x)
             x = layers.ReLU()(x)
         x = layers.MaxPooling2D()(x)
-    x = layers.GlobalAveragePooling2D()(x)
+    if head == "gap":
+        x = layers.GlobalAveragePooling2D()(x)
+    else:
+        x = layers.Flatten()(x)
+        x = layers.Dense(dense_units, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -5,20 +5,24 @@ import pytest
 import course_lib as cl
 
 
-def expected_small_cnn_params(channels, width, classes):
-    """Count by hand: conv (no bias) + BN (4 per channel) per layer, then the dense head."""
-    total, c_in = 0, channels
+def expected_small_cnn_params(shape, width, classes, convs=2, head="gap", units=128):
+    """Count by hand: conv (no bias) + BN (4 per channel) per layer, then the head."""
+    total, c_in = 0, shape[-1]
     for filters in (width, 2 * width):
-        for _ in range(2):
+        for _ in range(convs):
             total += 3 * 3 * c_in * filters + 4 * filters
             c_in = filters
+    if head == "dense":
+        flat = (shape[0] // 4) * (shape[1] // 4) * c_in
+        return total + flat * units + units + units * classes + classes
     return total + c_in * classes + classes
 
 
-@pytest.mark.parametrize("shape,width,classes", [((28, 28, 1), 32, 10), ((32, 32, 3), 16, 100)])
-def test_small_cnn_parameters_and_forward(shape, width, classes):
-    model = cl.models.small_cnn(shape, classes, width=width)
-    assert model.count_params() == expected_small_cnn_params(shape[-1], width, classes)
+@pytest.mark.parametrize("shape,width,classes,convs,head", [((28, 28, 1), 32, 10, 2, "gap"), ((32, 32, 3), 16, 100, 2, "gap"),
+                                                           ((28, 28, 1), 32, 10, 1, "dense"), ((30, 30, 3), 8, 5, 3, "dense")])
+def test_small_cnn_parameters_and_forward(shape, width, classes, convs, head):
+    model = cl.models.small_cnn(shape, classes, width=width, convs_per_block=convs, head=head)
+    assert model.count_params() == expected_small_cnn_params(shape, width, classes, convs, head)
     out = np.asarray(model(np.random.rand(2, *shape).astype("float32"), training=False))
     assert out.shape == (2, classes)
     np.testing.assert_allclose(out.sum(1), 1.0, rtol=1e-5)
@@ -29,6 +33,8 @@ def test_small_cnn_parameters_and_forward(shape, width, classes):
     (dict(input_shape=(4, 4, 1)), "H, W >= 8"),
     (dict(num_classes=1), "num_classes must be at least 2"),
     (dict(bn_momentum=1.0), "bn_momentum must be in"),
+    (dict(convs_per_block=0), "convs_per_block must be at least 1"),
+    (dict(head="flatten"), "head must be 'gap' or 'dense', got 'flatten'"),
 ])
 def test_small_cnn_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
