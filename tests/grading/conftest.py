@@ -1,4 +1,4 @@
-"""Helpers for the grading tests: submissions made from the master or released A1 notebook."""
+"""Helpers for the grading tests: submissions made from the master or released notebook of an assignment (A1 by default)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,18 @@ needs_namespaces = pytest.mark.skipif(not sandbox.namespaces_available(),
                                       reason="needs root and Linux namespaces (unshare, setpriv)")
 
 
-def load(which: str = "master") -> dict:
-    return json.loads((MASTER if which == "master" else RELEASED).read_text())
+def assignment_names() -> list[str]:
+    """Every assignment: the folders of assignments/source that hold a master notebook NAME/NAME.ipynb."""
+    return sorted(p.name for p in (ASSIGNMENTS / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def notebook_path(name: str, which: str = "master") -> pathlib.Path:
+    """The master (assignments/source) or released (assignments/release) notebook of assignment `name`."""
+    return ASSIGNMENTS / ("source" if which == "master" else "release") / name / f"{name}.ipynb"
+
+
+def load(which: str = "master", name: str = NAME) -> dict:
+    return json.loads(notebook_path(name, which).read_text())
 
 
 def cell_index(nb: dict, grade_id: str) -> int:
@@ -51,9 +61,9 @@ def add_cell(nb: dict, text: str, at: int | None = None) -> dict:
     return nb
 
 
-def write(folder: pathlib.Path, student: str, nb, as_folder: bool = False) -> None:
+def write(folder: pathlib.Path, student: str, nb, as_folder: bool = False, name: str = NAME) -> None:
     text = nb if isinstance(nb, str) else json.dumps(nb)
-    path = folder / student / f"{NAME}.ipynb" if as_folder else folder / f"{student}.ipynb"
+    path = folder / student / f"{name}.ipynb" if as_folder else folder / f"{student}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
 

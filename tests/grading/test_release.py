@@ -5,20 +5,39 @@ import json
 import pytest
 
 from course_lib.grading import cli, notebook
-from tests.grading.conftest import ASSIGNMENTS, NAME, RELEASED
+from tests.grading.conftest import ASSIGNMENTS, NAME, RELEASED, assignment_names, notebook_path
 
 
-def test_committed_release_matches_a_fresh_release(tmp_path):
-    target = cli.release(NAME, ASSIGNMENTS, out_root=tmp_path)
-    assert json.loads(target.read_text()) == json.loads(RELEASED.read_text()), \
-        "assignments/release is out of step with the source: run `course release a1_backprop`"
+@pytest.mark.parametrize("name", assignment_names())
+def test_committed_release_matches_a_fresh_release(tmp_path, name):
+    target = cli.release(name, ASSIGNMENTS, out_root=tmp_path)
+    assert json.loads(target.read_text()) == json.loads(notebook_path(name, "released").read_text()), \
+        f"assignments/release is out of step with the source: run `course release {name}`"
 
 
-def test_released_notebook_has_no_solutions_or_hidden_tests():
-    text = RELEASED.read_text()
+def _hidden_only_lines(master: dict) -> set[str]:
+    """Lines of the master's hidden tests that appear nowhere else in the master."""
+    hidden, visible = set(), set()
+    for cell in master["cells"]:
+        inside = False
+        for line in notebook.cell_source(cell).splitlines():
+            stripped = line.strip()
+            if stripped in (notebook.BEGIN_HIDDEN, notebook.END_HIDDEN):
+                inside = stripped == notebook.BEGIN_HIDDEN
+            elif stripped:
+                (hidden if inside else visible).add(stripped)
+    return hidden - visible
+
+
+@pytest.mark.parametrize("name", assignment_names())
+def test_released_notebook_has_no_solutions_or_hidden_tests(name):
+    text = notebook_path(name, "released").read_text()
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "np.einsum(\"nd,dm->nm\""):
         assert marker not in text
     nb = json.loads(text)
+    released_lines = {line.strip() for cell in nb["cells"] for line in notebook.cell_source(cell).splitlines()}
+    leaked = _hidden_only_lines(json.loads(notebook_path(name, "master").read_text())) & released_lines
+    assert not leaked, f"hidden test lines in the release of {name}: {sorted(leaked)[:3]}"
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None
