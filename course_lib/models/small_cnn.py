@@ -12,7 +12,7 @@ def small_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32, d
     """Two conv blocks (conv-BN-ReLU, twice by default, then max-pool) and a classifier head.
 
     Two heads: ``"gap"`` (global average pooling, dropout, softmax: few parameters, blind
-    to where a feature is) and ``"dense"`` (flatten, a ReLU layer of `dense_units`, dropout,
+    to where a feature is) and ``"dense"`` (flatten, dropout, a ReLU layer of `dense_units`,
     softmax: keeps the layout of the final feature maps). With ``convs_per_block=1,
     head="dense"`` the network costs about a quarter of the default's multiply-accumulates
     on 28x28 images and learns faster in the first epochs, which suits a CPU.
@@ -21,7 +21,7 @@ def small_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32, d
         input_shape: ``(H, W, C)``; H and W at least 8.
         num_classes: softmax outputs.
         width: filters of the first block (the second has twice as many).
-        dropout: dropout rate before the classifier.
+        dropout: dropout rate on the pooled (``"gap"``) or flattened (``"dense"``) features.
         convs_per_block: conv-BN-ReLU layers before each pooling, 1 or more.
         head: ``"gap"`` or ``"dense"``, see above.
         dense_units: width of the hidden layer of the ``"dense"`` head.
@@ -51,9 +51,10 @@ def small_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32, d
         x = layers.MaxPooling2D()(x)
     if head == "gap":
         x = layers.GlobalAveragePooling2D()(x)
+        x = layers.Dropout(dropout)(x)
     else:
         x = layers.Flatten()(x)
+        x = layers.Dropout(dropout)(x)
         x = layers.Dense(dense_units, activation="relu")(x)
-    x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name=name)
