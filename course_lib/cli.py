@@ -5,7 +5,7 @@
     course doctor                         versions, backend, devices, data, cache
     course data list | check [NAME ...] | path NAME
     course release NAME                   write the student version of an assignment
-    course grade NAME SUBMISSIONS --out grades.csv [--jobs N]
+    course grade NAME SUBMISSIONS --out grades.csv [--jobs N] [--profile smoke|cpu]
 """
 
 from __future__ import annotations

@@ -93,8 +93,10 @@ def _find_idx(folder: pathlib.Path, stem: str) -> pathlib.Path | None:
     return None
 
 
-def _fashion_folder(folder: pathlib.Path) -> dict[str, pathlib.Path] | None:
-    found = {stem: _find_idx(folder, stem) for stem in FASHION_FILES}
+def _fashion_folder(folder: pathlib.Path, split: str | None = None) -> dict[str, pathlib.Path] | None:
+    """The IDX files in `folder`: all four, or only those of `split` (a grader shows only the training files)."""
+    prefix = {"train": "train-", "test": "t10k-"}.get(split, "")
+    found = {stem: _find_idx(folder, stem) for stem in FASHION_FILES if stem.startswith(prefix)}
     if any(p is None for p in found.values()):
         return None
     return found
@@ -215,15 +217,17 @@ def load_cifar(name: str, location: pathlib.Path, split: str, label_mode: str = 
 
 # --- finding and fetching ---
 
-def find(name: str) -> pathlib.Path | dict | None:
-    """The first location of real data for `name` in the search folders, or ``None``."""
+def find(name: str, split: str | None = None) -> pathlib.Path | dict | None:
+    """The first location of real data for `name` in the search folders, or ``None``.
+
+    With `split`, a Fashion-MNIST folder needs only that split's two files."""
     for base in files.search_dirs():
         for sub in SUBDIRS[name]:
             folder = base / sub if sub else base
             if not folder.is_dir():
                 continue
             if name == "fashion_mnist":
-                found = _fashion_folder(folder)
+                found = _fashion_folder(folder, split)
                 if found:
                     return found
                 continue

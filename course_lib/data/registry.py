@@ -104,14 +104,14 @@ def _announce_substitute(name: str, why: str) -> None:
 def _load_real(entry: Entry, split: str, profile: str, require_real: bool, n, seed, options) -> Data:
     name = entry.name
     if require_real or profile != "smoke":
-        location = real.find(name)
+        location = real.find(name, split)
         why = "searched " + real.search_report(name)
         if location is None and files.offline():
             why += "; COURSE_OFFLINE is set, no download tried"
         elif location is None:
             try:
                 real.download(name)
-                location = real.find(name)
+                location = real.find(name, split)
             except Exception as exc:  # no network: the substitute (or an error) follows
                 why += f"; download failed ({type(exc).__name__})"
         if location is not None:

@@ -5,5 +5,7 @@
 
 Modules: `notebook` (nbgrader metadata, release), `sandbox` (isolated runs), `grader`
 (CSV and feedback), `spec` (what a grader spec is made of), `checks` (the messages of the
-visible tests), `cli` (the two subcommands).
+visible tests), `cli` (the two subcommands); for Keras assignments, `datasets` (the data a
+sandbox sees, the hidden test split), `saved_model` (a saved model evaluated in a second
+sandbox) and `model_checks` (what that sandbox checks, shared with the visible tests).
 """

@@ -8,6 +8,10 @@ stdout: JSON lines, one per event: ready, loaded (with the errors of the cells),
         value or an error), done. Values are plain data: arrays travel as base64 .npy bytes
         written with allow_pickle=False, so the grader never unpickles anything from here.
 
+A call names a function of the submission, or one of the worker's own (their names are no
+Python identifiers, so a submission cannot define them): ``course:read_file`` returns the
+bytes of a file the code cells wrote into the working folder (a saved model) as uint8.
+
 The submission's prints go nowhere: fd 1 is moved away for the results and replaced by
 /dev/null, and sys.stdout/sys.stderr are sinks.
 """
@@ -19,10 +23,12 @@ import json
 import os
 import pickle
 import signal
+import stat
 import sys
 import traceback
 
 MAX_STRING = 10_000
+MAX_FILE = 32 * 2**20
 
 
 class _Sink(io.TextIOBase):
@@ -67,8 +73,33 @@ def _encode(value, np, depth=0):
     return {"nd": base64.b64encode(buffer.getvalue()).decode("ascii")}
 
 
+def _file_reader(workdir, np):
+    def read_file(name, max_bytes=MAX_FILE):
+        """course:read_file: the bytes of the regular file `name` in the working folder, as uint8."""
+        if not isinstance(name, str) or "/" in name or name in ("", ".", ".."):
+            raise ValueError(f"read_file takes a file name in the working folder, got {name!r}")
+        path = os.path.join(workdir, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"there is no file {name} in the notebook's folder: the notebook did not "
+                                    "save it (did the training and saving cells run without errors?)") from None
+        except OSError as exc:
+            raise OSError(f"{name} cannot be read ({exc.strerror}); it should be a plain file") from None
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(f"{name} is not a plain file")
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise ValueError(f"{name} is larger than {max_bytes // 2**20} MB; "
+                             "is the model within the parameter budget?")
+        return np.frombuffer(data, dtype=np.uint8)
+
+    return read_file
+
+
 def main():
-    workdir, site_dirs = sys.argv[1], sys.argv[2:]
+    workdir, site_dirs = os.path.abspath(sys.argv[1]), sys.argv[2:]
     sys.path[:0] = site_dirs
     os.chdir(workdir)
     if hasattr(signal, "SIGXFSZ"):
@@ -90,6 +121,7 @@ def main():
 
     import numpy as np
 
+    own_calls = {"course:read_file": _file_reader(workdir, np)}
     emit({"event": "ready"})
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     errors = []
@@ -104,7 +136,7 @@ def main():
     for k, name, args, kwargs in job["calls"]:
         record = {"event": "call", "i": k}
         try:
-            function = namespace.get(name)
+            function = own_calls.get(name) or namespace.get(name)
             if function is None:
                 raise NameError(f"name '{name}' is not defined: your notebook does not define it, "
                                 "or the cell that defines it raised an error")

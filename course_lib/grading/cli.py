@@ -1,7 +1,7 @@
 """The ``course release`` and ``course grade`` subcommands.
 
     course release NAME [--assignments DIR]
-    course grade NAME SUBMISSIONS_DIR --out grades.csv [--jobs N] [--feedback DIR]
+    course grade NAME SUBMISSIONS_DIR --out grades.csv [--jobs N] [--feedback DIR] [--profile P]
                  [--time-limit S] [--load-time-limit S] [--memory-gb G] [--no-namespaces]
 
 Wire them into a parser with ``add_subcommands(subparsers)``; each sets ``func(args) -> exit code``.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
+from course_lib.config import PROFILES
 from course_lib.grading import notebook
 
 
@@ -41,13 +42,14 @@ def cmd_release(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from course_lib.grading import grader, sandbox
+    from course_lib.grading import grader
 
-    limits = sandbox.Limits(load_seconds=args.load_time_limit, call_seconds=args.time_limit,
-                            memory_bytes=int(args.memory_gb * 2**30))
+    overrides = {"load_seconds": args.load_time_limit, "call_seconds": args.time_limit,
+                 "memory_bytes": None if args.memory_gb is None else int(args.memory_gb * 2**30)}
     try:
         report = grader.grade(args.name, args.submissions, args.out, jobs=args.jobs, root=args.assignments,
-                              feedback_dir=args.feedback, limits=limits,
+                              feedback_dir=args.feedback, profile=args.profile,
+                              limit_overrides={k: v for k, v in overrides.items() if v is not None},
                               use_namespaces=False if args.no_namespaces else None,
                               progress=lambda o: print(f"{o.student:<24} {o.total:>4}  {o.status}", flush=True))
     except (grader.AssignmentError, notebook.NotebookError, RuntimeError) as exc:
@@ -76,8 +78,12 @@ def add_subcommands(subparsers) -> None:
     g.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time")
     g.add_argument("--feedback", help="feedback folder (default: feedback/ beside the CSV)")
     g.add_argument("--assignments", help="folder holding source/ (default ./assignments)")
-    g.add_argument("--time-limit", type=float, default=10.0, help="seconds per function call (default 10)")
-    g.add_argument("--load-time-limit", type=float, default=30.0, help="seconds for the code cells (default 30)")
-    g.add_argument("--memory-gb", type=float, default=3.0, help="address-space limit per worker (default 3)")
+    g.add_argument("--profile", choices=PROFILES, default="cpu",
+                   help="profile the notebooks run in (COURSE_PROFILE); the spec's targets follow it (default cpu)")
+    g.add_argument("--time-limit", type=float, help="seconds per function call (default: the spec's; 10 for NumPy)")
+    g.add_argument("--load-time-limit", type=float,
+                   help="seconds for the code cells, i.e. the time budget of training (default: the spec's; 30 for NumPy)")
+    g.add_argument("--memory-gb", type=float,
+                   help="address-space limit per worker (default: the spec's; 3 for NumPy, 8 for Keras)")
     g.add_argument("--no-namespaces", action="store_true", help="plain subprocesses even where namespaces work")
     g.set_defaults(func=cmd_grade)

@@ -5,7 +5,9 @@ a CSV of points and a feedback file per student.
     report = grader.grade("a1_backprop", "submissions/", "grades.csv", jobs=2)
 
 Nothing a submission does runs in this process: its code cells run in `sandbox`, and only
-plain data (arrays, numbers, strings) comes back to be compared with the reference.
+plain data (arrays, numbers, strings) comes back to be compared with the reference. A spec
+may ask for a Keras sandbox with data (`spec.Sandbox`) and build its tests per profile
+(``course grade --profile smoke|cpu|gpu``); see `spec`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import copy
 import csv
 import dataclasses
+import hashlib
 import importlib.util
 import io
 import pathlib
@@ -23,9 +26,10 @@ import zlib
 
 import numpy as np
 
+from course_lib.config import PROFILES
 from course_lib.data.files import atomic_write
-from course_lib.grading import notebook, sandbox
-from course_lib.grading.spec import Call
+from course_lib.grading import datasets, notebook, sandbox
+from course_lib.grading.spec import Call, Passed, Setting
 
 
 class AssignmentError(ValueError):
@@ -56,6 +60,11 @@ class Assignment:
     master: dict
     test_cells: list
     tests: list  # GradedTest, in notebook order
+    setting: Setting | None = None
+
+    @property
+    def sandbox(self) -> sandbox.Sandbox:
+        return self.setting.sandbox if self.setting else sandbox.Sandbox()
 
     @property
     def max_points(self) -> int:
@@ -73,8 +82,32 @@ def _seed(seed: int, grade_id: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(grade_id.encode())])
 
 
-def load_assignment(name: str, root=None) -> Assignment:
-    """Read the master notebook and grader spec of `name`, and compute the reference results."""
+def _setting(spec, spec_path, profile: str, use_namespaces: bool) -> Setting:
+    """The spec's sandbox for `profile`, with the data it asks for resolved (real or substitute)."""
+    profiles = getattr(spec, "PROFILES", PROFILES)
+    if profile not in profiles:
+        raise AssignmentError(f"{spec_path.parent.name} is graded in the profiles {', '.join(profiles)}, "
+                              f"not {profile!r}" + (" (the sandbox has no GPU)" if profile == "gpu" else ""))
+    box = spec.sandbox(profile) if callable(getattr(spec, "sandbox", None)) else getattr(spec, "SANDBOX", None)
+    box = box or sandbox.Sandbox()
+    if not isinstance(box, sandbox.Sandbox):
+        raise AssignmentError(f"{spec_path}: SANDBOX should be a Sandbox, got {type(box).__name__}")
+    try:
+        data = datasets.plan(box.data, profile)
+    except datasets.DataPlanError as exc:
+        raise AssignmentError(f"{spec_path}: {exc}") from None
+    files = {inside: outside for plan in data.values() for inside, outside in plan.files.items()}
+    box = dataclasses.replace(box, profile=profile, files={**box.files, **files})
+    return Setting(profile, use_namespaces, data, box)
+
+
+def load_assignment(name: str, root=None, profile: str = "cpu", use_namespaces: bool | None = None) -> Assignment:
+    """Read the master notebook and grader spec of `name`, and compute the reference results.
+
+    `profile` is the one the submissions run in (COURSE_PROFILE in the sandbox); the spec may
+    build its tests and sandbox for it. The master solution runs here only when a test
+    compares with its results.
+    """
     folder = pathlib.Path(root or assignments_dir()) / "source" / name
     master_path, spec_path = folder / f"{name}.ipynb", folder / "grading.py"
     if not master_path.is_file():
@@ -85,31 +118,37 @@ def load_assignment(name: str, root=None) -> Assignment:
     master = notebook.read_notebook(master_path)
     test_cells = notebook.graded_tests(master)
     spec = _load_spec(spec_path)
-    missing = [t.grade_id for t in test_cells if t.grade_id not in spec.TESTS]
+    setting = _setting(spec, spec_path, profile, sandbox.isolation_mode(use_namespaces) == "namespaces")
+    entries = spec.tests(setting) if callable(getattr(spec, "tests", None)) else spec.TESTS
+    missing = [t.grade_id for t in test_cells if t.grade_id not in entries]
     if missing:
         raise AssignmentError(f"{spec_path} has no entry for the graded test cells {missing}")
     reference = {"__name__": "__main__"}
-    own = notebook.extract_code(master, test_cells).cells
-    with contextlib.redirect_stdout(io.StringIO()):
-        for index, text in own:
-            try:
-                exec(compile(text, f"<master cell {index}>", "exec"), reference)
-            except Exception as exc:
-                raise AssignmentError(f"master solution of {name}, cell {index}: {type(exc).__name__}: {exc}") from exc
+    if any(entries[cell.grade_id].reference for cell in test_cells):
+        own = notebook.extract_code(master, test_cells).cells
+        with contextlib.redirect_stdout(io.StringIO()):
+            for index, text in own:
+                try:
+                    exec(compile(text, f"<master cell {index}>", "exec"), reference)
+                except Exception as exc:
+                    raise AssignmentError(f"master solution of {name}, cell {index}: {type(exc).__name__}: {exc}") from exc
     tests = []
     for cell in test_cells:
-        entry = spec.TESTS[cell.grade_id]
+        entry = entries[cell.grade_id]
         calls = entry.calls(_seed(spec.SEED, cell.grade_id))
         references = []
         with contextlib.redirect_stdout(io.StringIO()):
             for call in calls:
+                if not entry.reference:
+                    references.append(None)
+                    continue
                 function = reference.get(call.function)
                 if function is None:
                     raise AssignmentError(f"{cell.grade_id}: the master solution defines no {call.function}")
                 value = function(*copy.deepcopy(call.args), **copy.deepcopy(call.kwargs))
                 references.append(sandbox.decode(_plain(value)))
         tests.append(GradedTest(cell.grade_id, cell.points, entry.description, calls, entry.compare, references))
-    return Assignment(name, master, test_cells, tests)
+    return Assignment(name, master, test_cells, tests, setting)
 
 
 def _plain(value):
@@ -177,6 +216,36 @@ def _status_of(run: sandbox.RunResult | None, problem: str) -> str:
     return "; ".join(found) if found else "ok"
 
 
+class _Then:
+    """The `then` steps of one submission's calls, each run once per distinct returned value."""
+
+    def __init__(self):
+        self.done: dict = {}
+
+    def __call__(self, call: Call, value):
+        if call.then is None:
+            return value
+        try:
+            digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest() \
+                if isinstance(value, np.ndarray) else repr(value)
+        except (TypeError, ValueError):
+            digest = repr(value)
+        key = (id(call.then), digest)
+        if key not in self.done:
+            try:
+                self.done[key] = (True, call.then(value))
+            except ValueError as exc:
+                self.done[key] = (False, str(exc))
+        ok, result = self.done[key]
+        if not ok:
+            raise _ThenFailed(result)
+        return result
+
+
+class _ThenFailed(Exception):
+    pass
+
+
 def grade_one(assignment: Assignment, submission: Submission, limits: sandbox.Limits,
               use_namespaces: bool | None) -> Outcome:
     """Grade one submission; never raises for anything the submission contains."""
@@ -194,10 +263,11 @@ def grade_one(assignment: Assignment, submission: Submission, limits: sandbox.Li
             for call in test.calls:
                 calls.append((call.function, call.args, call.kwargs))
                 groups.append(g)
-        run = sandbox.run_submission(extracted.cells, calls, limits, use_namespaces, groups)
+        run = sandbox.run_submission(extracted.cells, calls, limits, use_namespaces, groups, assignment.sandbox)
     scores, lines, k = {}, [], 0
+    then = _Then()
     for test in assignment.tests:
-        verdict = None
+        verdict, passed = None, []
         for call, expected in zip(test.calls, test.references):
             result = run.results.get(k) if run else None
             k += 1
@@ -209,15 +279,20 @@ def grade_one(assignment: Assignment, submission: Submission, limits: sandbox.Li
                 verdict = f"{call.describe()}: {result.error}"
             else:
                 try:
-                    message = test.compare(result.value, expected, call)
+                    message = test.compare(then(call, result.value), expected, call)
+                except _ThenFailed as exc:
+                    message = str(exc)
                 except Exception as exc:  # a comparator meeting a value it did not expect
                     message = f"the result could not be compared ({type(exc).__name__}: {exc})"
-                if message:
+                if isinstance(message, Passed):
+                    passed.append(str(message))
+                elif message:
                     verdict = f"{call.describe()}: {message}"
         scores[test.grade_id] = 0 if verdict else test.points
         mark = "pass" if not verdict else "FAIL"
         lines.append(f"- [{mark}] {test.grade_id} ({scores[test.grade_id]}/{test.points})"
                      + (f": {test.description}" if not verdict and test.description else "")
+                     + (f" ({'; '.join(passed)})" if not verdict and passed else "")
                      + (f"\n    {verdict}" if verdict else ""))
     total = sum(scores.values())
     status = _status_of(run, problem)
@@ -225,7 +300,12 @@ def grade_one(assignment: Assignment, submission: Submission, limits: sandbox.Li
     text = [f"# {assignment.name}: feedback for {submission.student}", "",
             f"Total: {total} / {assignment.max_points}", f"Status: {status}",
             f"Isolation: {mode}" + ("" if mode == "namespaces" else
-                                    " (no namespaces: the code could read files and use the network)"), ""]
+                                    " (no namespaces: the code could read files and use the network)")]
+    if assignment.setting and assignment.sandbox.keras:
+        text.append(f"Profile: {assignment.setting.profile}")
+    if assignment.setting:
+        text += [f"Data: {plan.describe()}" for plan in assignment.setting.data.values()]
+    text.append("")
     if notes:
         text += ["## Notes", *[f"- {n}" for n in notes], ""]
     text += ["## Tests", *lines, ""]
@@ -253,12 +333,19 @@ class Report:
 
 
 def grade(name: str, submissions, out, jobs: int = 1, root=None, feedback_dir=None,
-          limits: sandbox.Limits | None = None, use_namespaces: bool | None = None, progress=None) -> Report:
-    """Grade every submission in `submissions`; write the CSV `out` and feedback/STUDENT.md beside it."""
-    assignment = load_assignment(name, root)
-    submissions = find_submissions(name, submissions)
-    limits = limits or sandbox.Limits()
+          limits: sandbox.Limits | None = None, use_namespaces: bool | None = None, progress=None,
+          profile: str = "cpu", limit_overrides: dict | None = None) -> Report:
+    """Grade every submission in `submissions`; write the CSV `out` and feedback/STUDENT.md beside it.
+
+    Args:
+        profile: the profile the notebooks run in (COURSE_PROFILE in the sandbox).
+        limits: the limits of every worker, instead of the spec's.
+        limit_overrides: fields of `sandbox.Limits` replacing the spec's (the command line's options).
+    """
     mode = sandbox.isolation_mode(use_namespaces)
+    assignment = load_assignment(name, root, profile, mode == "namespaces")
+    submissions = find_submissions(name, submissions)
+    limits = dataclasses.replace(limits or assignment.sandbox.effective_limits(), **(limit_overrides or {}))
     out = pathlib.Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     feedback_dir = pathlib.Path(feedback_dir) if feedback_dir else out.parent / "feedback"

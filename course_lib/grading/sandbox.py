@@ -7,7 +7,13 @@ Isolation, when the grader runs as root and Linux namespaces work ("namespaces" 
 - inside, a fresh tmpfs becomes the root: read-only binds of /usr, the Python installation
   and the folder holding NumPy, /dev/null, /dev/zero, /dev/urandom, and an empty writable
   /work; nothing else of the machine is visible (not the repository, the sources, the hidden
-  tests nor the other submissions);
+  tests nor the other submissions). Data folders inside those binds (/usr/share/datasets,
+  where Debian puts Fashion-MNIST) are covered by an empty tmpfs;
+- a `Sandbox` with ``keras=True`` adds the ``course_lib`` package folder, read-only at
+  /opt/course/course_lib (never the repository or ``assignments/``), a /proc of the sandbox's
+  own PID namespace (TensorFlow needs /proc/self), a Keras environment (backend, HOME and
+  KERAS_HOME in /work, offline, the profile, thread counts), and the files the grader chose
+  to show, each read-only at a path of its own (``/data/...``);
 - ``setpriv`` drops to an unprivileged uid of its own (one per worker, so RLIMIT_NPROC
   contains a fork bomb without touching other workers), no capabilities, no_new_privs;
 - rlimits: CPU seconds, address space, processes, file size, no core files;
@@ -50,12 +56,23 @@ mount -t tmpfs -o size=64m,mode=755,nosuid,nodev tmpfs "$root"
 old_ifs="$IFS"; IFS=:
 for p in $SANDBOX_BINDS; do mkdir -p "$root$p"; mount -o bind,ro,nosuid,nodev "$p" "$root$p"; done
 for l in $SANDBOX_LINKS; do ln -s "${l#*=}" "$root${l%%=*}"; done
+for h in $SANDBOX_HIDE; do
+    if [ -d "$root$h" ]; then mount -t tmpfs -o size=4k,mode=555,ro,nosuid,nodev tmpfs "$root$h"; fi
+done
+for f in $SANDBOX_FILES; do
+    dst="$root${f%%=*}"; src="${f#*=}"
+    if [ -d "$src" ]; then mkdir -p "$dst"; else mkdir -p "$(dirname "$dst")"; touch "$dst"; fi
+    mount -o bind,ro,nosuid,nodev "$src" "$dst"
+done
 IFS="$old_ifs"
 mkdir -p "$root/dev" "$root/work" "$root/tmp"
+if [ -n "$SANDBOX_PROC" ]; then
+    mkdir -p "$root/proc"; mount -t proc -o nosuid,nodev,noexec,hidepid=2 proc "$root/proc"
+fi
 for d in null zero urandom; do touch "$root/dev/$d"; mount --bind "/dev/$d" "$root/dev/$d"; done
 cp "$worker" "$root/work/worker.py"
 chmod 444 "$root/work/worker.py"; chown "$uid:$uid" "$root/work"; chmod 1777 "$root/tmp"
-unset SANDBOX_BINDS SANDBOX_LINKS
+unset SANDBOX_BINDS SANDBOX_LINKS SANDBOX_HIDE SANDBOX_FILES SANDBOX_PROC
 chroot "$root" /usr/bin/setpriv --reuid="$uid" --regid="$uid" --clear-groups --inh-caps=-all \
     --bounding-set=-all --no-new-privs -- "$@"
 """
@@ -63,7 +80,11 @@ chroot "$root" /usr/bin/setpriv --reuid="$uid" --regid="$uid" --clear-groups --i
 
 @dataclasses.dataclass
 class Limits:
-    """Limits of one sandboxed run (seconds, bytes, counts)."""
+    """Limits of one sandboxed run (seconds, bytes, counts).
+
+    The CPU-time limit follows from them: (load_seconds + 64 * call_seconds) for each thread
+    of `Sandbox.threads`; the wall-clock limits are the ones that normally stop a worker.
+    """
 
     load_seconds: float = 30.0   # the code cells at the top level, numpy import included
     call_seconds: float = 10.0   # each call of a function
@@ -71,6 +92,53 @@ class Limits:
     processes: int = 32
     file_bytes: int = 16 * 2**20
     result_bytes: int = 64 * 2**20
+
+
+# What a Keras worker needs (measured with TensorFlow 2.21 on CPU, two threads; see
+# assignments/README.md): importing TensorFlow reserves 1.6-1.9 GB of address space, training
+# A3's master on 55,000 images 3.6 GB (1.35 GB resident), with 10 threads.
+KERAS_LIMITS = Limits(load_seconds=120.0, call_seconds=60.0, memory_bytes=8 * 2**30, processes=128,
+                      file_bytes=64 * 2**20)
+
+DATA_ROOT = "/data"          # where `Sandbox.files` appear inside the sandbox; COURSE_DATA_DIR points here
+COURSE_ROOT = "/opt/course"  # holds the course_lib package (read-only) when keras=True
+
+
+@dataclasses.dataclass
+class Sandbox:
+    """What a spec's sandbox needs beyond NumPy: ``SANDBOX = Sandbox(keras=True, ...)`` in grading.py.
+
+    Args:
+        keras: Keras and ``course_lib`` importable (the package folder alone, read-only at
+            /opt/course), with KERAS_BACKEND of the grading process, HOME and KERAS_HOME in
+            the working folder, COURSE_OFFLINE=1 and the profile the grader runs.
+        data: real data a submission may read, by name and split (``{"fashion_mnist": "train"}``);
+            the grader resolves it into `files` (see `course_lib.grading.datasets`).
+        limits: limits of a run; default `KERAS_LIMITS` with keras, else `Limits()`.
+        threads: threads of the numeric libraries (OMP, BLAS, TensorFlow); the CPU-time limit
+            grows with it.
+        profile: COURSE_PROFILE inside the sandbox (set by the grader).
+        files: set by the grader: path under /data -> file outside, bound read-only; COURSE_DATA_DIR=/data.
+    """
+
+    keras: bool = False
+    data: dict = dataclasses.field(default_factory=dict)
+    limits: Limits | None = None
+    threads: int = 1
+    profile: str | None = None
+    files: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.threads, int) or self.threads < 1:
+            raise ValueError(f"Sandbox threads must be a positive integer, got {self.threads!r}")
+        for inside in self.files:
+            parts = pathlib.PurePosixPath(inside).parts
+            if not parts or parts[0] == "/" or ".." in parts or any(c in inside for c in ":="):
+                raise ValueError(f"Sandbox files are relative paths under {DATA_ROOT} without '..', ':' or '=', "
+                                 f"got {inside!r}")
+
+    def effective_limits(self) -> Limits:
+        return self.limits or (KERAS_LIMITS if self.keras else Limits())
 
 
 @dataclasses.dataclass
@@ -87,6 +155,7 @@ class RunResult:
     cell_errors: list      # (cell index, message)
     status: list           # sorted set of problems: "time limit", "worker died", "sandbox error", "cell errors"
     isolation: str
+    load_seconds: float | None = None  # wall time of the code cells (first worker), measured here
 
 
 @functools.lru_cache(maxsize=1)
@@ -116,6 +185,22 @@ def _site_dirs() -> list[str]:
     return [str(pathlib.Path(np.__file__).resolve().parents[1])]
 
 
+def course_package() -> str:
+    """The folder of the ``course_lib`` package (the one this module belongs to)."""
+    return str(pathlib.Path(__file__).resolve().parents[1])
+
+
+def keras_backend() -> str:
+    """The Keras backend of the grading process: Keras' own answer once imported, else $KERAS_BACKEND."""
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        try:
+            return keras.backend.backend()
+        except Exception:
+            pass
+    return os.environ.get("KERAS_BACKEND") or "tensorflow"
+
+
 def _python() -> str:
     return os.path.realpath(sys.executable)
 
@@ -130,13 +215,30 @@ def _binds_and_links() -> tuple[list[str], list[str]]:
             wanted.append(top)
     binds: list[str] = []
     for path in sorted(set(wanted), key=len):
-        if not any(path == b or path.startswith(b.rstrip("/") + "/") for b in binds):
+        if not _inside(path, binds):
             binds.append(path)
     return binds, links
 
 
-def _limit(limits: Limits):
-    cpu = int(limits.load_seconds + limits.call_seconds * 64) + 1
+def _inside(path: str, folders) -> bool:
+    return any(path == b or path.startswith(b.rstrip("/") + "/") for b in folders)
+
+
+def hidden_dirs(binds: list[str]) -> list[str]:
+    """Data folders inside the binds (the system data folders, $COURSE_DATA_DIR, Keras' cache):
+    each gets an empty tmpfs over it, so a submission reads none of their files."""
+    from course_lib.data import files
+
+    found = []
+    for folder in [*files.SYSTEM_DIRS, *files.search_dirs()]:
+        real = os.path.realpath(folder)
+        if os.path.isdir(real) and _inside(real, binds) and real not in binds and real not in found and ":" not in real:
+            found.append(real)
+    return found
+
+
+def _limit(limits: Limits, threads: int = 1):
+    cpu = int(threads * (limits.load_seconds + limits.call_seconds * 64)) + 1
 
     def preexec():
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -148,14 +250,47 @@ def _limit(limits: Limits):
     return preexec
 
 
-def _environment(home: str, mode: str) -> dict:
+def _environment(home: str, mode: str, box: Sandbox, data_dir: str) -> dict:
+    threads = str(box.threads)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
            "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+           "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    if box.keras:
+        env.update({"KERAS_BACKEND": keras_backend(), "KERAS_HOME": f"{home}/.keras", "COURSE_OFFLINE": "1",
+                    "MPLCONFIGDIR": f"{home}/.matplotlib", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
+                    "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1"})
+    if box.profile:
+        env["COURSE_PROFILE"] = box.profile
+    if box.files:
+        env["COURSE_DATA_DIR"] = data_dir
     if mode == "namespaces":
         binds, links = _binds_and_links()
         env["SANDBOX_BINDS"], env["SANDBOX_LINKS"] = ":".join(binds), ":".join(links)
+        env["SANDBOX_HIDE"] = ":".join(hidden_dirs(binds))
+        files = {f"{COURSE_ROOT}/course_lib": course_package()} if box.keras else {}
+        files.update({f"{DATA_ROOT}/{inside}": os.path.realpath(outside) for inside, outside in box.files.items()})
+        for outside in files.values():
+            if ":" in outside or "=" in outside:
+                raise ValueError(f"a file to bind into the sandbox has ':' or '=' in its path: {outside}")
+        env["SANDBOX_FILES"] = ":".join(f"{inside}={outside}" for inside, outside in files.items())
+        if box.keras:
+            env["SANDBOX_PROC"] = "1"  # TensorFlow reads /proc/self/exe; a proc of the sandbox's own PID namespace
     return env
+
+
+def _fallback_tree(folder: pathlib.Path, box: Sandbox) -> tuple[str, str]:
+    """Fallback mode: symbolic links to the course package and the data files in `folder`.
+
+    Returns (folder to put on sys.path, folder for COURSE_DATA_DIR)."""
+    course, data = folder / "course", folder / "data"
+    if box.keras:
+        course.mkdir(parents=True)
+        (course / "course_lib").symlink_to(course_package(), target_is_directory=True)
+    for inside, outside in box.files.items():
+        link = data / inside
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.realpath(outside))
+    return str(course), str(data)
 
 
 def decode(data, depth=0):
@@ -179,7 +314,7 @@ def decode(data, depth=0):
 class _Worker:
     """One worker process and the JSON lines it writes."""
 
-    def __init__(self, cells, calls, limits: Limits, mode: str, scratch: pathlib.Path):
+    def __init__(self, cells, calls, limits: Limits, mode: str, scratch: pathlib.Path, box: Sandbox):
         self.limits = limits
         job = scratch / f"job-{secrets.token_hex(4)}.pickle"
         job.write_bytes(pickle.dumps({"cells": cells, "calls": calls}, protocol=4))
@@ -188,19 +323,22 @@ class _Worker:
             root = scratch / f"root-{secrets.token_hex(4)}"
             root.mkdir()
             uid = 100_000 + secrets.randbelow(2_000_000_000)
+            paths = [*_site_dirs(), *([COURSE_ROOT] if box.keras else [])]
             command = ["unshare", "-n", "-m", "-p", "-f", "--kill-child", "/bin/sh", "-c", _SETUP, "sandbox",
-                       str(root), str(uid), str(WORKER), _python(), "-I", "-S", "/work/worker.py", "/work",
-                       *_site_dirs()]
-            cwd, home = str(scratch), "/work"
+                       str(root), str(uid), str(WORKER), _python(), "-I", "-S", "/work/worker.py", "/work", *paths]
+            cwd, home, data_dir = str(scratch), "/work", DATA_ROOT
         else:
             work = scratch / f"work-{secrets.token_hex(4)}"
             work.mkdir()
             shutil.copy(WORKER, work / "worker.py")
-            command = [_python(), "-I", "-S", "worker.py", str(work), *_site_dirs()]
+            course, data_dir = _fallback_tree(scratch / f"tree-{secrets.token_hex(4)}", box)
+            paths = [*_site_dirs(), *([course] if box.keras else [])]
+            command = [_python(), "-I", "-S", "worker.py", str(work), *paths]
             cwd, home = str(work), str(work)
         with open(job, "rb") as stdin, open(self.stderr_path, "wb") as stderr:
             self.proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, cwd=cwd,
-                                         env=_environment(home, mode), preexec_fn=_limit(limits),
+                                         env=_environment(home, mode, box, data_dir),
+                                         preexec_fn=_limit(limits, box.threads),
                                          start_new_session=True, close_fds=True)
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.proc.stdout, selectors.EVENT_READ)
@@ -279,25 +417,28 @@ class _Worker:
 
 
 def run_submission(cells, calls, limits: Limits | None = None, use_namespaces: bool | None = None,
-                   groups: list | None = None) -> RunResult:
+                   groups: list | None = None, sandbox: Sandbox | None = None) -> RunResult:
     """Run `cells` ([(index, text)]) in a sandbox, then each call of `calls` ([(name, args, kwargs)]).
 
     When a call hits the time limit or kills the worker, that call fails and a fresh worker
     goes on with the calls after it (skipping the rest of the same group, i.e. graded test,
     listed in `groups`). A time limit or a death while the code cells run fails every call.
+    `sandbox` says what the worker sees beyond NumPy; `limits`, when given, replace its limits.
     """
-    limits = limits or Limits()
+    box = sandbox or Sandbox()
+    limits = limits or box.effective_limits()
     mode = isolation_mode(use_namespaces)
     groups = groups if groups is not None else list(range(len(calls)))
     results: dict = {}
     cell_errors: list = []
     status: set = set()
     pending = list(range(len(calls)))
+    load_seconds = None
     with tempfile.TemporaryDirectory(prefix="course-sandbox-") as scratch:
         os.chmod(scratch, 0o711)
         while pending:
             job_calls = [(k, *calls[k]) for k in pending]
-            worker = _Worker(cells, job_calls, limits, mode, pathlib.Path(scratch))
+            worker = _Worker(cells, job_calls, limits, mode, pathlib.Path(scratch), box)
             current, phase = None, "start"
             try:
                 while True:
@@ -307,9 +448,11 @@ def run_submission(cells, calls, limits: Limits | None = None, use_namespaces: b
                         raise EOFError
                     event = record.get("event")
                     if event == "ready" and phase == "start":
-                        phase = "load"
+                        phase, ready = "load", time.monotonic()
                     elif event == "loaded" and phase == "load":
                         phase = "calls"
+                        if load_seconds is None:
+                            load_seconds = time.monotonic() - ready
                         if not cell_errors:
                             cell_errors = [(e.get("cell"), str(e.get("error"))[:1000])
                                            for e in record.get("errors", []) if isinstance(e, dict)]
@@ -358,4 +501,4 @@ def run_submission(cells, calls, limits: Limits | None = None, use_namespaces: b
                 worker.close()
     if cell_errors:
         status.add("cell errors")
-    return RunResult(results, cell_errors, sorted(status), mode)
+    return RunResult(results, cell_errors, sorted(status), mode, load_seconds)

@@ -10,9 +10,19 @@ process, then compares the two there.
         "test_relu_forward": Test(lambda rng: [Call("relu_forward", (rng.normal(size=(4, 5)),))]),
     }
 
-A comparator is ``compare(actual, expected, call) -> str | None``: None when the answer is
-right, else a sentence for the feedback file. It runs in the grading process on plain data
+A comparator is ``compare(actual, expected, call) -> str | None``: None (or a `Passed` note)
+when the answer is right, else a sentence for the feedback file. It runs in the grading process on plain data
 (arrays, numbers, strings, lists and dicts of them); it never sees a student object.
+
+A spec may also declare what its sandbox needs (default: NumPy only, `Limits()`), and build
+its tests for the profile and data of the run (A3 does both)::
+
+    SANDBOX = Sandbox(keras=True, data={"fashion_mnist": "train"}, threads=2)   # or sandbox(profile)
+    def tests(setting: Setting) -> dict: ...                                      # instead of TESTS
+
+A call's `then` is a trusted step of the grading process between the sandbox and the
+comparator, e.g. `saved_model.Evaluator`, which evaluates a returned model file in a second
+sandbox; a test with ``reference=False`` is compared without running the master solution.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from typing import Any, Callable
 import numpy as np
 
 from course_lib.grading.checks import array_mismatch
+from course_lib.grading.sandbox import Limits, Sandbox  # noqa: F401  (a spec imports them from here)
 
 
 @dataclasses.dataclass
@@ -34,6 +45,10 @@ class Call:
         args, kwargs: NumPy arrays, numbers, strings, or lists/dicts of them.
         context: data for the comparator only (e.g. held-out points); never sent to the sandbox.
         names: names of the returned values, for messages (``("dx", "dw", "db")``).
+        then: ``then(value) -> value``, run in the grading process on the returned value before
+            the comparator (the grader runs it once per distinct value and submission); it
+            raises ``ValueError`` with a sentence for the feedback when the value is unusable.
+        shown: how the feedback names the call (default: the call with its arguments' shapes).
     """
 
     function: str
@@ -41,8 +56,12 @@ class Call:
     kwargs: dict = dataclasses.field(default_factory=dict)
     context: dict = dataclasses.field(default_factory=dict)
     names: tuple = ()
+    then: Callable | None = None
+    shown: str = ""
 
     def describe(self) -> str:
+        if self.shown:
+            return self.shown
         def one(v):
             shape = getattr(v, "shape", None)
             if isinstance(v, dict):
@@ -53,6 +72,12 @@ class Call:
 
 
 Comparator = Callable[[Any, Any, Call], "str | None"]
+
+
+class Passed(str):
+    """A comparator's verdict for a right answer that says something: ``Passed("accuracy 91.2%")``.
+
+    The feedback shows it on the test's line; any other string is a failure."""
 
 
 def mismatch(name: str, actual, expected, rtol: float = 1e-5, atol: float = 1e-8) -> str | None:
@@ -109,8 +134,28 @@ class Test:
         calls: ``calls(rng) -> list[Call]``; rng is seeded from the spec's SEED and the grade_id.
         compare: comparator (default: `allclose()`).
         description: one line for the feedback file.
+        reference: compare with the master solution's results (``False``: `expected` is None,
+            and the master need not run in the grading process).
     """
 
     calls: Callable[[np.random.Generator], list]
     compare: Comparator = dataclasses.field(default_factory=allclose)
     description: str = ""
+    reference: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """What a spec's ``tests(setting)`` is built for.
+
+    Args:
+        profile: ``smoke``, ``cpu`` or ``gpu``, as given to ``course grade --profile``.
+        use_namespaces: the isolation of the run (a second sandbox runs the same way).
+        data: {name: `datasets.DataPlan`}: real or substitute data, as the sandbox sees it.
+        sandbox: the spec's sandbox, resolved for this run.
+    """
+
+    profile: str
+    use_namespaces: bool
+    data: dict
+    sandbox: Sandbox
