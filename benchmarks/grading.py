@@ -1,10 +1,13 @@
-"""Grading time of A1 for 30 submissions (correct, partly wrong and hostile), `--jobs 2`.
+"""Grading time of A1 for 30 submissions (correct, partly wrong and hostile), `--jobs 2`, and of
+A3 for 4 submissions in the smoke profile (3 masters, 1 released notebook).
 
-Prints one JSON line: seconds, seconds per submission, jobs, isolation mode ("namespaces"
-or "fallback"), and how many submissions scored full marks, partly, or zero.
+Prints one JSON line per assignment: seconds, seconds per submission, jobs, isolation mode
+("namespaces" or "fallback"), and how many submissions scored full marks, partly, or zero.
+An A3 submission starts TensorFlow twice: in the worker that trains and saves the model, and
+in the one that evaluates the saved file.
 
-    python benchmarks/grading.py               # 30 submissions, 2 jobs
-    python benchmarks/grading.py --n 60 --jobs 4
+    python benchmarks/grading.py               # 30 A1 submissions and 4 A3 ones, 2 jobs
+    python benchmarks/grading.py --n 60 --jobs 4 --a3 0
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from course_lib.grading import grader, sandbox  # noqa: E402
 
 NAME = "a1_backprop"
+A3 = "a3_resnet"
 
 
 def _with_cell(nb, grade_id, text=None, extra=None):
@@ -73,9 +77,36 @@ def kinds(master, released):
     return makers
 
 
+def _line(name, report, seconds, n, jobs, top, **extra) -> str:
+    totals = [o.total for o in report.outcomes]
+    return json.dumps({"benchmark": "grading", "assignment": name, **extra, "submissions": n, "jobs": jobs,
+                       "isolation": report.isolation, "seconds": round(seconds, 2),
+                       "seconds_per_submission": round(seconds / n, 3), "cpus": os.cpu_count(),
+                       "full": totals.count(top), "partial": sum(0 < t < top for t in totals),
+                       "zero": totals.count(0)})
+
+
+def bench_a3(n: int, jobs: int) -> str:
+    """Grade `n` A3 submissions in the smoke profile: masters, and one released notebook in four."""
+    assignments = ROOT / "assignments"
+    master = (assignments / "source" / A3 / f"{A3}.ipynb").read_text()
+    released = (assignments / "release" / A3 / f"{A3}.ipynb").read_text()
+    with tempfile.TemporaryDirectory() as tmp:
+        subs = pathlib.Path(tmp) / "subs"
+        subs.mkdir()
+        for i in range(n):
+            (subs / f"s{i:03d}.ipynb").write_text(released if i % 4 == 3 else master)
+        start = time.perf_counter()
+        report = grader.grade(A3, subs, pathlib.Path(tmp) / "grades.csv", jobs=jobs, root=assignments, profile="smoke")
+        seconds = time.perf_counter() - start
+    top = sum(t.points for t in grader.load_assignment(A3, assignments, profile="smoke").tests)
+    return _line(A3, report, seconds, n, jobs, top, profile="smoke")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=30, help="submissions (default 30)")
+    parser.add_argument("--n", type=int, default=30, help="A1 submissions (default 30)")
+    parser.add_argument("--a3", type=int, default=4, help="A3 submissions in the smoke profile (default 4; 0: none)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=5.0, help="seconds per call (default 5)")
     args = parser.parse_args()
@@ -96,12 +127,9 @@ def main():
                               limits=limits)
         seconds = time.perf_counter() - start
     top = sum(t.points for t in grader.load_assignment(NAME, assignments).tests)
-    totals = [o.total for o in report.outcomes]
-    print(json.dumps({"benchmark": "grading", "assignment": NAME, "submissions": args.n, "jobs": args.jobs,
-                      "isolation": report.isolation, "seconds": round(seconds, 2),
-                      "seconds_per_submission": round(seconds / args.n, 3), "cpus": os.cpu_count(),
-                      "full": totals.count(top), "partial": sum(0 < t < top for t in totals),
-                      "zero": totals.count(0)}))
+    print(_line(NAME, report, seconds, args.n, args.jobs, top), flush=True)
+    if args.a3 > 0:
+        print(bench_a3(args.a3, args.jobs), flush=True)
 
 
 if __name__ == "__main__":
