@@ -251,13 +251,17 @@ class SnapshotEnsemble(keras.callbacks.Callback):
             if len(self.snapshots) < self.cycles:
                 self.snapshots.append([np.array(w) for w in self.model.get_weights()])
 
-    def predict(self, x, batch_size: int = 256) -> np.ndarray:
-        """The mean of the snapshots' predictions; the model keeps its last weights afterwards."""
+    def predict(self, x, batch_size: int = 256, last: int | None = None) -> np.ndarray:
+        """The mean of the snapshots' predictions (of the `last` ones only, if given; Huang et
+        al. average the last few, since early snapshots of a short run are weak). The model
+        keeps its last weights afterwards."""
         if not self.snapshots:
             raise ValueError("no snapshots yet: train with this callback first")
+        if last is not None and not 1 <= last <= len(self.snapshots):
+            raise ValueError(f"last must be between 1 and {len(self.snapshots)} (the snapshots taken), got {last}")
         current = self.model.get_weights()
         outputs = []
-        for weights in self.snapshots:
+        for weights in self.snapshots[-last if last else 0:]:
             self.model.set_weights(weights)
             outputs.append(self.model.predict(x, batch_size=batch_size, verbose=0))
         self.model.set_weights(current)

@@ -109,6 +109,9 @@ def test_snapshot_ensemble_schedule_snapshots_and_average():
         model.set_weights(weights)
         by_hand.append(model.predict(data.x[:10], verbose=0))
     np.testing.assert_allclose(snap.predict(data.x[:10]), np.mean(by_hand, axis=0), rtol=1e-5)
+    np.testing.assert_allclose(snap.predict(data.x[:10], last=1), by_hand[-1], rtol=1e-5)
+    with pytest.raises(ValueError, match="last must be between 1 and 2"):
+        snap.predict(data.x[:10], last=3)
 
 
 def test_snapshot_ensemble_bad_arguments():
