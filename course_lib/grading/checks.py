@@ -37,7 +37,7 @@ def array_mismatch(name: str, actual, expected, rtol: float = 1e-5, atol: float 
         return f"{name} should be a NumPy array of numbers, got {type(actual).__name__} ({exc})"
     if actual.shape != expected.shape:
         return (f"{name} has shape {actual.shape} but should have shape {expected.shape}; "
-                "check which axis you sum or reduce over and the order of the matrix product")
+                "check the axes you sum or reduce over, and whether the result is transposed")
     expected = expected.astype(np.float64)
     if np.isnan(actual).any() and not np.isnan(expected).any():
         index = tuple(int(i) for i in np.argwhere(np.isnan(actual))[0])

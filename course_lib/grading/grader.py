@@ -61,6 +61,7 @@ class Assignment:
     test_cells: list
     tests: list  # GradedTest, in notebook order
     setting: Setting | None = None
+    locked: list = dataclasses.field(default_factory=list)  # notebook.LockedCell: helpers run as released
 
     @property
     def sandbox(self) -> sandbox.Sandbox:
@@ -117,6 +118,7 @@ def load_assignment(name: str, root=None, profile: str = "cpu", use_namespaces: 
         raise AssignmentError(f"no grader spec {spec_path}: it maps each graded test cell to hidden calls")
     master = notebook.read_notebook(master_path)
     test_cells = notebook.graded_tests(master)
+    locked = notebook.locked_cells(master)
     spec = _load_spec(spec_path)
     setting = _setting(spec, spec_path, profile, sandbox.isolation_mode(use_namespaces) == "namespaces")
     entries = spec.tests(setting) if callable(getattr(spec, "tests", None)) else spec.TESTS
@@ -125,7 +127,7 @@ def load_assignment(name: str, root=None, profile: str = "cpu", use_namespaces: 
         raise AssignmentError(f"{spec_path} has no entry for the graded test cells {missing}")
     reference = {"__name__": "__main__"}
     if any(entries[cell.grade_id].reference for cell in test_cells):
-        own = notebook.extract_code(master, test_cells).cells
+        own = notebook.extract_code(master, test_cells, locked).cells
         with contextlib.redirect_stdout(io.StringIO()):
             for index, text in own:
                 try:
@@ -148,7 +150,7 @@ def load_assignment(name: str, root=None, profile: str = "cpu", use_namespaces: 
                 value = function(*copy.deepcopy(call.args), **copy.deepcopy(call.kwargs))
                 references.append(sandbox.decode(_plain(value)))
         tests.append(GradedTest(cell.grade_id, cell.points, entry.description, calls, entry.compare, references))
-    return Assignment(name, master, test_cells, tests, setting)
+    return Assignment(name, master, test_cells, tests, setting, locked)
 
 
 def _plain(value):
@@ -256,7 +258,7 @@ def grade_one(assignment: Assignment, submission: Submission, limits: sandbox.Li
         except notebook.NotebookError as exc:
             problem, notes = "invalid notebook", [str(exc)]
     if not problem:
-        extracted = notebook.extract_code(nb, assignment.test_cells)
+        extracted = notebook.extract_code(nb, assignment.test_cells, assignment.locked)
         notes += extracted.notes
         calls, groups = [], []
         for g, test in enumerate(assignment.tests):

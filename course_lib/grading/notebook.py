@@ -155,6 +155,32 @@ def graded_tests(master: dict) -> list[TestCell]:
     return tests
 
 
+@dataclasses.dataclass
+class LockedCell:
+    """A locked code cell of the master that is neither a solution nor a test (setup, helpers)."""
+
+    grade_id: str
+    index: int
+    text: str   # as released
+    hash: str
+    followers: tuple = ()  # grade_ids of the master's cells after this one
+
+
+def locked_cells(master: dict) -> list[LockedCell]:
+    """The master's locked helper cells, in order. A submission's copy is never used: the
+    grader runs the released text, so a student cannot rewrite a helper the grader calls."""
+    cells = []
+    for index, cell in enumerate(master["cells"]):
+        meta = nbgrader_meta(cell)
+        if (cell.get("cell_type") == "code" and meta.get("locked") and not meta.get("solution")
+                and not meta.get("grade") and meta.get("grade_id")):
+            text = release_cell_source(cell_source(cell), where=f"cell {index}")
+            later = tuple(str(nbgrader_meta(c).get("grade_id")) for c in master["cells"][index + 1:]
+                          if nbgrader_meta(c).get("grade_id"))
+            cells.append(LockedCell(str(meta["grade_id"]), index, text, content_hash(text), later))
+    return cells
+
+
 _MAGIC = re.compile(r"^(\s*)([%!].*)$", re.MULTILINE)
 
 
@@ -171,13 +197,19 @@ class Extracted:
     notes: list[str]
 
 
-def extract_code(submission: dict, tests: list[TestCell]) -> Extracted:
+def extract_code(submission: dict, tests: list[TestCell], locked: list[LockedCell] | None = None) -> Extracted:
     """The code cells a submission contributes: every code cell except the graded test cells.
 
     A test cell is recognised by its grade_id, or by its text when the metadata is gone. Test
     cells are never taken from a submission: the grader uses the source's tests, and the notes
-    say which test cells were modified or deleted.
+    say which test cells were modified or deleted. Locked helper cells (`locked_cells`) run
+    as released, in the submission's place for them (or, when deleted, before the first
+    later cell of the master that the submission still has); the notes say when one was
+    modified or deleted.
     """
+    locked = locked or []
+    locked_by_id = {c.grade_id: c for c in locked}
+    locked_by_hash = {c.hash: c for c in locked}
     by_id = {t.grade_id: t for t in tests}
     by_hash = {**{t.master_hash: t for t in tests}, **{t.released_hash: t for t in tests}}
     found: set[str] = set()
@@ -199,8 +231,26 @@ def extract_code(submission: dict, tests: list[TestCell]) -> Extracted:
         if test is not None:
             found.add(test.grade_id)
             continue
+        helper = locked_by_id.get(grade_id) if isinstance(grade_id, str) else None
+        helper = helper or locked_by_hash.get(content_hash(text))
+        if helper is not None:
+            if helper.grade_id in found:
+                notes.append(f"locked cell {helper.grade_id} appears twice; the copy in cell {index} was ignored")
+                continue
+            if content_hash(text) != helper.hash:
+                notes.append(f"locked cell {helper.grade_id} was modified; the original was used")
+            found.add(helper.grade_id)
+            cells.append((index, strip_magics(helper.text)))
+            continue
         cells.append((index, strip_magics(text)))
+    for helper in locked:
+        if helper.grade_id not in found:
+            notes.append(f"locked cell {helper.grade_id} was deleted; the original was used")
+            later = [k for k, (index, _) in enumerate(cells)
+                     if index >= 0 and nbgrader_meta(submission["cells"][index]).get("grade_id") in helper.followers]
+            cells.insert(later[0] if later else len(cells), (-1, strip_magics(helper.text)))
     for test in tests:
         if test.grade_id not in found:
             notes.append(f"test cell {test.grade_id} was deleted; the original was used")
     return Extracted(cells, notes)
+

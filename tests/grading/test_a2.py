@@ -5,6 +5,7 @@ its Keras comparison included, while the code the grader runs needs nothing but 
 """
 
 import contextlib
+import copy
 import io
 import time
 
@@ -121,10 +122,25 @@ MISTAKES = {
 }
 
 
+# A stub numerical_gradient, and the locked helper the grader calls rewritten to return exact gradients
+# (of sum(f(x) * df) for the functions the helper checks): the helper runs as released, so it earns nothing.
+REWRITTEN_HELPER = ("def gradient_examples(x, df):\n"
+                    "    return {'sin': np.cos(x) * df, 'cumsum': np.cumsum(df[..., ::-1], axis=-1)[..., ::-1],\n"
+                    "            'sum of squares': 2 * x}\n")
+
+
+def _without_cell(nb: dict, grade_id: str) -> dict:
+    nb = copy.deepcopy(nb)
+    nb["cells"] = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") != grade_id]
+    return nb
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("a2_subs")
     submissions = {"master": load("master", A2), "stub": load("released", A2), "loops": _loops(),
+                   "helper_rewritten": set_source(load("released", A2), "gradient_helpers", REWRITTEN_HELPER),
+                   "helper_deleted": _without_cell(load("master", A2), "gradient_helpers"),
                    **{student: make() for student, (make, _, _) in MISTAKES.items()}}
     for i, (student, nb) in enumerate(submissions.items()):
         write(folder, student, nb, as_folder=i % 2 == 0, name=A2)
@@ -207,3 +223,11 @@ def test_released_notebook_runs_and_every_test_cell_stops_at_a_stub():
     tests = {t.grade_id for t in notebook.graded_tests(load("master", A2))}
     assert all(raised[k] is None for k in raised if k not in tests), raised
     assert all(isinstance(raised[k], NotImplementedError) for k in tests), {k: repr(raised[k]) for k in tests}
+
+
+def test_locked_helpers_run_as_released(graded):
+    scores, feedback = graded
+    assert scores["helper_rewritten"]["test_numerical_gradient"] == "0"
+    assert "locked cell gradient_helpers was modified; the original was used" in feedback["helper_rewritten"]
+    assert scores["helper_deleted"]["total"] == str(FULL)
+    assert "locked cell gradient_helpers was deleted; the original was used" in feedback["helper_deleted"]
