@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import pathlib
 
 import pytest
 
-from course_lib.grading import sandbox
+from course_lib.grading import notebook, sandbox
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ASSIGNMENTS = ROOT / "assignments"
@@ -73,3 +75,19 @@ def read_csv(path: pathlib.Path) -> dict:
 
     with open(path, newline="") as f:
         return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def run_cells(nb: dict) -> dict:
+    """Run a notebook's code cells in order, as "Restart & Run All" does: grade_id -> the exception or None."""
+    namespace, raised = {"__name__": "__main__"}, {}
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        grade_id = cell["metadata"]["nbgrader"]["grade_id"]
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(notebook.cell_source(cell), f"<cell {index}>", "exec"), namespace)
+            raised[grade_id] = None
+        except Exception as exc:  # noqa: BLE001 - the test reports what each cell raised
+            raised[grade_id] = exc
+    return raised

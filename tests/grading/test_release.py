@@ -5,7 +5,7 @@ import json
 import pytest
 
 from course_lib.grading import cli, notebook
-from tests.grading.conftest import ASSIGNMENTS, NAME, RELEASED, assignment_names, notebook_path
+from tests.grading.conftest import ASSIGNMENTS, NAME, RELEASED, assignment_names, load, notebook_path, run_cells
 
 
 @pytest.mark.parametrize("name", assignment_names())
@@ -77,3 +77,12 @@ def test_checks_messages_say_what_is_wrong():
     with pytest.raises(AssertionError, match="None"):
         check_array("dx", None, np.zeros(3))
     check_array("out", np.ones(3), np.ones(3))
+
+
+def test_a1_master_runs_top_to_bottom_and_its_release_stops_at_every_stub():
+    raised = run_cells(load("master"))
+    assert not any(raised.values()), {k: repr(e) for k, e in raised.items() if e}
+    released = run_cells(load("released"))
+    tests = {t.grade_id for t in notebook.graded_tests(load("master"))}
+    assert tests and all(isinstance(released[k], NotImplementedError) for k in tests), \
+        {k: repr(released[k]) for k in tests}
