@@ -28,11 +28,13 @@ class ResidualBlock(CountsMACs, keras.layers.Layer):
         shortcut: when the shape changes, ``"projection"`` (1x1 conv + BN, option B) or
             ``"zero_pad"`` (subsample and pad channels with zeros, option A, no parameters).
         residual: ``False`` drops the shortcut: the same block as a plain network.
+        bn_momentum: momentum of the batch-norm moving averages (0.9 suits short runs).
 
     Input shape: `(batch, H, W, C)`. Output shape: `(batch, H / strides, W / strides, filters * expansion)`.
     """
 
-    def __init__(self, filters, strides=1, kind="basic", preact=False, shortcut="projection", residual=True, **kwargs):
+    def __init__(self, filters, strides=1, kind="basic", preact=False, shortcut="projection", residual=True,
+                 bn_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -40,6 +42,9 @@ class ResidualBlock(CountsMACs, keras.layers.Layer):
             raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
         if strides not in (1, 2):
             raise ValueError(f"strides must be 1 or 2, got {strides}")
+        if not 0.0 <= bn_momentum < 1.0:
+            raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum}")
+        self.bn_momentum = float(bn_momentum)
         self.filters, self.strides, self.kind = int(filters), int(strides), kind
         self.preact, self.shortcut, self.residual = bool(preact), shortcut, bool(residual)
         self.out_channels = self.filters * (4 if kind == "bottleneck" else 1)
@@ -51,7 +56,7 @@ class ResidualBlock(CountsMACs, keras.layers.Layer):
         else:
             specs = [(f, 1, 1), (f, 3, s), (4 * f, 1, 1)]
         self.convs = [_conv(n, k, st) for n, k, st in specs]
-        self.norms = [layers.BatchNormalization() for _ in specs]
+        self.norms = [layers.BatchNormalization(momentum=self.bn_momentum) for _ in specs]
         shape = tuple(input_shape)
         for conv, norm in zip(self.convs, self.norms):
             self.record(conv, shape)
@@ -69,7 +74,7 @@ class ResidualBlock(CountsMACs, keras.layers.Layer):
             self.project = _conv(self.out_channels, 1, self.strides)
             self.project.build(tuple(input_shape))
             self.record(self.project, input_shape)
-            self.project_norm = layers.BatchNormalization()
+            self.project_norm = layers.BatchNormalization(momentum=self.bn_momentum)
             self.project_norm.build(self.project.compute_output_shape(tuple(input_shape)))
         self.in_channels = input_shape[-1]
 
@@ -103,7 +108,8 @@ class ResidualBlock(CountsMACs, keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "strides": self.strides, "kind": self.kind,
-                "preact": self.preact, "shortcut": self.shortcut, "residual": self.residual}
+                "preact": self.preact, "shortcut": self.shortcut, "residual": self.residual,
+                "bn_momentum": self.bn_momentum}
 
 
 @keras.saving.register_keras_serializable(package="course_lib")

@@ -18,7 +18,8 @@ REFERENCE_PARAMETERS = {
 
 
 def resnet_cifar(depth: int = 20, input_shape=(32, 32, 3), num_classes: int = 10, residual: bool = True,
-                 preact: bool = False, shortcut: str = "zero_pad", width: int = 16, name: str | None = None) -> keras.Model:
+                 preact: bool = False, shortcut: str = "zero_pad", width: int = 16, bn_momentum: float = 0.99,
+                 name: str | None = None) -> keras.Model:
     """The CIFAR ResNet of He et al. (2016), section 4.2: 6n + 2 layers in three stages of 16, 32, 64 filters.
 
     Args:
@@ -27,6 +28,8 @@ def resnet_cifar(depth: int = 20, input_shape=(32, 32, 3), num_classes: int = 10
         preact: pre-activation blocks.
         shortcut: ``"zero_pad"`` (option A, as in the paper's CIFAR experiments) or ``"projection"``.
         width: filters of the first stage.
+        bn_momentum: momentum of every batch-norm moving average (Keras' 0.99 lags behind the
+            weights for several hundred steps; 0.9 suits short runs).
 
     Output shape: ``(batch, num_classes)`` probabilities.
     """
@@ -36,13 +39,14 @@ def resnet_cifar(depth: int = 20, input_shape=(32, 32, 3), num_classes: int = 10
     inputs = keras.Input(input_shape)
     x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer="he_normal", name="conv1")(inputs)
     if not preact:
-        x = layers.ReLU()(layers.BatchNormalization(name="bn1")(x))
+        x = layers.ReLU()(layers.BatchNormalization(momentum=bn_momentum, name="bn1")(x))
     for stage, filters in enumerate((width, 2 * width, 4 * width)):
         for block in range(n):
             strides = 2 if stage > 0 and block == 0 else 1
-            x = ResidualBlock(filters, strides, "basic", preact, shortcut, residual, name=f"stage{stage + 1}_block{block + 1}")(x)
+            x = ResidualBlock(filters, strides, "basic", preact, shortcut, residual, bn_momentum=bn_momentum,
+                              name=f"stage{stage + 1}_block{block + 1}")(x)
     if preact:
-        x = layers.ReLU()(layers.BatchNormalization(name="bn_final")(x))
+        x = layers.ReLU()(layers.BatchNormalization(momentum=bn_momentum, name="bn_final")(x))
     x = layers.GlobalAveragePooling2D()(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="fc")(x)
     kind = "resnet" if residual else "plain"

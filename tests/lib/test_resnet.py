@@ -71,6 +71,23 @@ def test_squeeze_excite_matches_numpy():
     assert layer.count_params() == 8 * 2 + 2 + 2 * 8 + 8
 
 
+def test_bn_momentum_reaches_every_batch_norm_and_survives_saving(tmp_path):
+    model = resnet_cifar(8, input_shape=(16, 16, 1), shortcut="projection", width=4, bn_momentum=0.9)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for block in (layer for layer in model.layers if isinstance(layer, cl.layers.ResidualBlock)):
+        norms += block.norms + ([block.project_norm] if block.project is not None else [])
+    assert len(norms) == 1 + 3 * 2 + 2 and {bn.momentum for bn in norms} == {0.9}
+    x = np.random.default_rng(0).uniform(size=(4, 16, 16, 1)).astype("float32")
+    before = keras.ops.convert_to_numpy(model.get_layer("bn1").moving_mean)
+    model(x, training=True)
+    stem = keras.Model(model.inputs, model.get_layer("conv1").output)
+    batch_mean = to_np(stem(x)).reshape(-1, 4).mean(axis=0)
+    np.testing.assert_allclose(to_np(model.get_layer("bn1").moving_mean), 0.9 * before + 0.1 * batch_mean, rtol=1e-4, atol=1e-6)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.get_layer("stage2_block1").get_config()["bn_momentum"] == 0.9
+
+
 def test_small_resnet_trains_a_step_and_round_trips(tmp_path):
     cl.setup(seed=0, profile="smoke", quiet=True)
     model = resnet_cifar(8, input_shape=(16, 16, 1), preact=True)
@@ -88,6 +105,7 @@ def test_small_resnet_trains_a_step_and_round_trips(tmp_path):
     (lambda: cl.layers.ResidualBlock(8, strides=3), "strides must be 1 or 2, got 3"),
     (lambda: cl.layers.ResidualBlock(8, shortcut="none"), "shortcut must be one of"),
     (lambda: cl.layers.SqueezeExcite(0), "ratio must be at least 1"),
+    (lambda: cl.layers.ResidualBlock(8, bn_momentum=1.0), "bn_momentum must be in"),
 ])
 def test_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
