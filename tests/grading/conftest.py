@@ -24,6 +24,34 @@ LIMITS = sandbox.Limits(load_seconds=8, call_seconds=6, memory_bytes=2 * 2**30, 
 needs_namespaces = pytest.mark.skipif(not sandbox.namespaces_available(),
                                       reason="needs root and Linux namespaces (unshare, setpriv)")
 
+# Code cells of a probing submission: what can a worker read, list, reach, see in its environment?
+PROBE = '''
+import os, socket
+
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            return "READ " + f.read(200).decode("utf-8", "replace")
+    except Exception as exc:
+        return "ERR " + type(exc).__name__
+
+def listdir(path):
+    try:
+        return "READ " + ",".join(sorted(os.listdir(path)))
+    except Exception as exc:
+        return "ERR " + type(exc).__name__
+
+def environment(name):
+    return os.environ.get(name, "")
+
+def connect(host, port):
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return "CONNECTED"
+    except Exception as exc:
+        return "ERR " + type(exc).__name__
+'''
+
 
 def assignment_names() -> list[str]:
     """Every assignment: the folders of assignments/source that hold a master notebook NAME/NAME.ipynb."""

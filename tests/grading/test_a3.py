@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from course_lib.grading import cli, datasets, grader, model_checks, sandbox
-from tests.grading.conftest import (ASSIGNMENTS, add_cell, cell_index, load, needs_namespaces, read_csv, set_source,
-                                    write)
+from tests.grading.conftest import (ASSIGNMENTS, PROBE, add_cell, cell_index, load, needs_namespaces, read_csv,
+                                    set_source, write)
 
 A3 = "a3_resnet"
 FULL = 16
@@ -140,27 +140,6 @@ def test_feedback_says_which_data_the_notebook_and_the_hidden_test_used(graded):
 
 
 # --- without TensorFlow: the sandbox's data, the data plan, the model-file checks, the spec ---
-
-PROBE = '''
-import os
-
-def read(path):
-    try:
-        with open(path, "rb") as f:
-            return "READ %d" % len(f.read())
-    except Exception as exc:
-        return "ERR " + type(exc).__name__
-
-def listdir(path):
-    try:
-        return "READ " + ",".join(sorted(os.listdir(path)))
-    except Exception as exc:
-        return "ERR " + type(exc).__name__
-
-def environment(name):
-    return os.environ.get(name, "")
-'''
-
 
 def fake_fashion_folder(folder):
     """Four files named like Fashion-MNIST's, to bind where the real data set is missing."""

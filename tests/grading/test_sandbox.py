@@ -9,33 +9,8 @@ import numpy as np
 import pytest
 
 from course_lib.grading import cli, grader, sandbox
-from tests.grading.conftest import (ASSIGNMENTS, FULL, LIMITS, MASTER, NAME, ROOT, add_cell, load, needs_namespaces,
-                                    read_csv, set_source, write)
-
-PROBE = '''
-import os, socket
-
-def read(path):
-    try:
-        with open(path, "rb") as f:
-            return "READ " + f.read(200).decode("utf-8", "replace")
-    except Exception as exc:
-        return "ERR " + type(exc).__name__
-
-def listdir(path):
-    try:
-        return "READ " + ",".join(sorted(os.listdir(path)))
-    except Exception as exc:
-        return "ERR " + type(exc).__name__
-
-def connect(host, port):
-    try:
-        socket.create_connection((host, port), timeout=2).close()
-        return "CONNECTED"
-    except Exception as exc:
-        return "ERR " + type(exc).__name__
-'''
-
+from tests.grading.conftest import (ASSIGNMENTS, FULL, LIMITS, MASTER, NAME, ROOT, PROBE, add_cell, load,
+                                    needs_namespaces, read_csv, set_source, write)
 
 def visible_entries(path) -> str:
     """What listing `path` inside the sandbox should show: the next component of each bind under it."""
