@@ -18,7 +18,7 @@ import threading
 import time
 
 from course_lib.config import PROFILE_ENV, check_profile
-from course_lib.data.files import atomic_write
+from course_lib.storage import atomic_write
 
 
 class RunError(ValueError):

@@ -11,6 +11,7 @@ import tarfile
 import numpy as np
 import pytest
 
+from course_lib import storage
 from course_lib.data import files, real
 
 
@@ -46,7 +47,7 @@ def write_fashion(folder, n_train=30, n_test=10, seed=0, monkeypatch=None, gz=Tr
     sums = {}
     for stem, arr in arrays.items():
         raw = idx_bytes(arr)
-        sums[stem] = files.sha256_bytes(raw)
+        sums[stem] = storage.sha256_bytes(raw)
         if gz:
             with gzip.open(folder / f"{stem}.gz", "wb") as f:
                 f.write(raw)
@@ -65,7 +66,7 @@ def write_mnist(path, monkeypatch, n_train=20, n_test=8, seed=1):
                   y_test=rng.integers(0, 10, n_test).astype(np.uint8))
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)
-    monkeypatch.setitem(real.ARCHIVES, "mnist", ("mnist.npz", files.sha256_file(path)))
+    monkeypatch.setitem(real.ARCHIVES, "mnist", ("mnist.npz", storage.sha256_file(path)))
     return arrays
 
 
@@ -92,5 +93,5 @@ def write_cifar(folder, name, monkeypatch, n=6, seed=2):
             info = tarfile.TarInfo(f"{top}/{member}")
             info.size = len(raw)
             tar.addfile(info, io.BytesIO(raw))
-    monkeypatch.setitem(real.ARCHIVES, name, (archive.name, files.sha256_file(archive)))
+    monkeypatch.setitem(real.ARCHIVES, name, (archive.name, storage.sha256_file(archive)))
     return archive, batches

@@ -1,12 +1,10 @@
-"""Where real data sets are looked for, checksums, and writing files atomically."""
+"""Where real data sets are looked for, and whether downloads are allowed (checksums and atomic
+writes live in `course_lib.storage`)."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import pathlib
-import tempfile
 
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 OFFLINE_ENV = "COURSE_OFFLINE"
@@ -34,34 +32,3 @@ def search_dirs() -> list[pathlib.Path]:
 def offline() -> bool:
     """True when ``$COURSE_OFFLINE`` is set: never try a download."""
     return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no")
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-@contextlib.contextmanager
-def atomic_write(path: os.PathLike, mode: str = "w", **kwargs):
-    """Open a temporary file beside `path`; on success it replaces `path`, on error it is removed.
-
-    Readers never see a half-written file, and a failed write leaves the old file as it was.
-    """
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **kwargs) as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

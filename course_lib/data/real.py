@@ -18,6 +18,7 @@ import tarfile
 
 import numpy as np
 
+from course_lib import storage
 from course_lib.data import files
 from course_lib.data.source import DataError, Source
 
@@ -109,7 +110,7 @@ def load_fashion_mnist(location: dict[str, pathlib.Path], split: str, verify: bo
         stem = f"{prefix}-{part}-idx{3 if part == 'images' else 1}-ubyte"
         path = location[stem]
         raw = _read_maybe_gz(path, "fashion_mnist")
-        digest = files.sha256_bytes(raw)
+        digest = storage.sha256_bytes(raw)
         if verify and digest != FASHION_FILES[stem]:
             raise _corrupt(path, digest, FASHION_FILES[stem], "fashion_mnist")
         arrays[part] = parse_idx(raw, path)
@@ -125,7 +126,7 @@ def load_fashion_mnist(location: dict[str, pathlib.Path], split: str, verify: bo
 
 def load_mnist(path: pathlib.Path, split: str, verify: bool = True):
     want = ARCHIVES["mnist"][1]
-    digest = files.sha256_file(path)
+    digest = storage.sha256_file(path)
     if verify and digest != want:
         raise _corrupt(path, digest, want, "mnist")
     key = "train" if split == "train" else "test"
@@ -188,7 +189,7 @@ def load_cifar(name: str, location: pathlib.Path, split: str, label_mode: str = 
     members, key = _cifar_batches(name, split, f"{label_mode}_labels")
     if location.is_file():
         want = ARCHIVES[name][1]
-        digest = files.sha256_file(location)
+        digest = storage.sha256_file(location)
         if verify and digest != want:
             raise _corrupt(location, digest, want, name)
         try:

@@ -27,7 +27,7 @@ import zlib
 import numpy as np
 
 from course_lib.config import PROFILES
-from course_lib.data.files import atomic_write
+from course_lib.storage import atomic_write
 from course_lib.grading import datasets, notebook, sandbox
 from course_lib.grading.spec import Call, Passed, Setting
 

@@ -20,7 +20,7 @@ import json
 import pathlib
 import re
 
-from course_lib.data.files import atomic_write
+from course_lib.storage import atomic_write
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import course_lib as cl
+from course_lib import storage
 from course_lib.data import files, real
 from tests.conftest import write_cifar, write_fashion, write_mnist
 
@@ -151,7 +152,7 @@ def test_cifar_refuses_foreign_pickles(data_home, monkeypatch):
 def test_cifar_truncated_archive(data_home, monkeypatch):
     archive, _ = write_cifar(data_home, "cifar10", monkeypatch)
     archive.write_bytes(archive.read_bytes()[:200])
-    monkeypatch.setitem(real.ARCHIVES, "cifar10", (archive.name, files.sha256_file(archive)))
+    monkeypatch.setitem(real.ARCHIVES, "cifar10", (archive.name, storage.sha256_file(archive)))
     with pytest.raises(cl.data.DataError, match="truncated or corrupt"):
         cl.data.load("cifar10", profile="cpu")
 

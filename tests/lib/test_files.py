@@ -3,25 +3,6 @@ import pytest
 from course_lib.data import files
 
 
-def test_atomic_write_replaces_on_success(tmp_path):
-    target = tmp_path / "out" / "page.html"
-    with files.atomic_write(target) as f:
-        f.write("new")
-    assert target.read_text() == "new"
-    assert [p.name for p in target.parent.iterdir()] == ["page.html"]
-
-
-def test_atomic_write_keeps_old_file_on_error(tmp_path):
-    target = tmp_path / "page.html"
-    target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with files.atomic_write(target) as f:
-            f.write("half")
-            raise RuntimeError("interrupted")
-    assert target.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["page.html"]
-
-
 def test_search_dirs_order(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "mine"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "k"))
