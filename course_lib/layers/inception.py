@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from course_lib.layers._costs import CountsMACs
+from course_lib.layers.costs import CountsMACs
 
 
 @keras.saving.register_keras_serializable(package="course_lib")

@@ -59,6 +59,11 @@ class TrainableSubsampling(keras.layers.Layer):
         k = self.pool_size
         return (b, None if h is None else h // k, None if w is None else w // k, c)
 
+    def window(self):
+        """Non-overlapping ``pool_size`` windows (for receptive fields)."""
+        k = self.pool_size
+        return (k, k), (k, k), (1, 1), "valid"
+
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size}
 
@@ -102,6 +107,16 @@ class LeNetC3(keras.layers.Layer):
         b, h, w, _ = input_shape
         k = self.kernel_size
         return (b, None if h is None else h - k + 1, None if w is None else w - k + 1, len(self.table))
+
+    def macs(self, input_shape) -> int:
+        """Multiply-accumulates for one example: each output pixel of map j sums k*k*len(table[j]) products."""
+        _, h, w, _ = self.compute_output_shape(tuple(input_shape))
+        k = self.kernel_size
+        return h * w * sum(len(row) for row in self.table) * k * k
+
+    def window(self):
+        k = self.kernel_size
+        return (k, k), (1, 1), (1, 1), "valid"
 
     def get_config(self):
         return {**super().get_config(), "kernel_size": self.kernel_size, "table": [list(r) for r in self.table]}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from course_lib.layers.costs import pair
+
 
 @keras.saving.register_keras_serializable(package="course_lib")
 class LpPooling(keras.layers.Layer):
@@ -35,6 +37,9 @@ class LpPooling(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return keras.layers.AveragePooling2D(self.pool_size, self.strides, self.padding).compute_output_shape(input_shape)
+
+    def window(self):
+        return pair(self.pool_size), pair(self.strides), (1, 1), self.padding
 
     def get_config(self):
         return {**super().get_config(), "p": self.p, "pool_size": self.pool_size, "strides": self.strides,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from course_lib.layers._costs import CountsMACs
+from course_lib.layers.costs import CountsMACs
 
 KINDS = ("basic", "bottleneck")
 SHORTCUTS = ("projection", "zero_pad")
@@ -33,7 +33,7 @@ class ResidualBlock(CountsMACs, keras.layers.Layer):
     Input shape: `(batch, H, W, C)`. Output shape: `(batch, H / strides, W / strides, filters * expansion)`.
     """
 
-    def __init__(self, filters, strides=1, kind="basic", preact=False, shortcut="projection", residual=True,
+    def __init__(self, filters, *, strides=1, kind="basic", preact=False, shortcut="projection", residual=True,
                  bn_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
         if kind not in KINDS:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from course_lib.models._common import (check_count, check_fraction, check_image_shape, check_positive,
+                                        model_inputs)
+
 
 def convblock_net(input_shape=(28, 28, 1), num_classes: int = 10, filters=(64, 128, 256), blocks: int = 3,
-                  width: float = 1.0, batch_norm: bool = False, dropout: float = 0.0, l2: float = 0.0,
-                  rescale: float | None = 1 / 255, bn_momentum: float = 0.99,
+                  width_multiplier: float = 1.0, batch_norm: bool = False, dropout: float = 0.0, l2: float = 0.0,
+                  rescale: float | None = None, bn_momentum: float = 0.99,
                   name: str = "convblock_net") -> keras.Model:
     """A stem conv, then stages of ConvBlocks separated by stride-2 convolutions, then GAP and softmax.
 
@@ -23,37 +26,31 @@ def convblock_net(input_shape=(28, 28, 1), num_classes: int = 10, filters=(64, 1
         num_classes: softmax outputs, at least 2.
         filters: channels of each stage (before the width multiplier).
         blocks: ConvBlocks per stage, at least 1.
-        width: multiplier of every stage's channels (0.25 gives a 16x cheaper network for CPUs).
+        width_multiplier: multiplies every stage's channels (0.25 gives a 16x cheaper network for CPUs).
         batch_norm: BatchNormalization after every convolution (the convolutions then have no bias).
         dropout: dropout rate before the classifier, in [0, 1).
         l2: L2 weight decay on every kernel (0 for none).
-        rescale: multiply the inputs by this first (``1/255`` for uint8 images); ``None`` to skip.
+        rescale: multiply the inputs by this first (``1/255`` for raw uint8 pixels); ``None``
+            (the default) for inputs in [0, 1].
         bn_momentum: momentum of the batch-norm moving averages (Keras' 0.99 needs several
             hundred steps to settle; 0.9 suits runs of a few hundred steps).
 
     Input shape: ``(batch, H, W, C)``.
     Output shape: ``(batch, num_classes)`` class probabilities.
     """
-    if len(input_shape) != 3:
-        raise ValueError(f"input_shape must be (H, W, C), got {input_shape}")
+    check_image_shape(input_shape)
     if not filters or any(int(f) < 1 for f in filters):
         raise ValueError(f"filters must be a non-empty sequence of positive channel counts, got {filters}")
-    if min(input_shape[:2]) < 2 ** (len(filters) - 1):
-        raise ValueError(f"{len(filters)} stages halve the input {len(filters) - 1} times; "
-                         f"input_shape {tuple(input_shape)} is too small")
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-    if blocks < 1:
-        raise ValueError(f"blocks must be at least 1, got {blocks}")
-    if width <= 0:
-        raise ValueError(f"width must be positive (e.g. 0.25 for a narrow CPU version), got {width}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    check_image_shape(input_shape, min_size=2 ** (len(filters) - 1),
+                      what=f"input_shape (halved {len(filters) - 1} times by {len(filters)} stages)")
+    check_count("num_classes", num_classes, minimum=2)
+    check_count("blocks", blocks)
+    check_positive("width_multiplier (e.g. 0.25 for a narrow CPU version)", width_multiplier)
+    check_fraction("dropout", dropout)
     if l2 < 0:
         raise ValueError(f"l2 must be >= 0, got {l2}")
-    if not 0.0 <= bn_momentum < 1.0:
-        raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum}")
-    channels = [max(1, round(f * width)) for f in filters]
+    check_fraction("bn_momentum", bn_momentum)
+    channels = [max(1, round(f * width_multiplier)) for f in filters]
     regularizer = keras.regularizers.L2(l2) if l2 else None
 
     def conv(x, c, kernel, strides=1):
@@ -63,8 +60,7 @@ def convblock_net(input_shape=(28, 28, 1), num_classes: int = 10, filters=(64, 1
             x = layers.BatchNormalization(momentum=bn_momentum)(x)
         return layers.ReLU()(x)
 
-    inputs = keras.Input(input_shape)
-    x = layers.Rescaling(rescale)(inputs) if rescale is not None else inputs
+    inputs, x = model_inputs(input_shape, rescale)
     x = conv(x, channels[0], 3)
     for stage, c in enumerate(channels):
         if stage > 0:

@@ -7,6 +7,8 @@ import dataclasses
 import keras
 from keras import layers
 
+from course_lib.layers import costs
+
 _SPATIAL = (layers.Conv2D, layers.MaxPooling2D, layers.AveragePooling2D, layers.ZeroPadding2D)
 
 
@@ -97,7 +99,7 @@ def receptive_fields(model: keras.Model) -> list[ReceptiveField]:
             for axis in (0, 1):
                 state[axis][2] -= layer.padding[axis][0] * state[axis][1]
             continue
-        window = _window(layer)
+        window = costs.window(layer)
         if window is None:
             continue
         kernel, strides, dilation, padding = window
@@ -109,24 +111,3 @@ def receptive_fields(model: keras.Model) -> list[ReceptiveField]:
         (h, jh, sh), (w, jw, sw) = state
         rows.append(ReceptiveField(layer.name, h, jh, sh, w, jw, sw))
     return rows
-
-
-def _pair(value) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
-
-
-def _window(layer):
-    """((kh, kw), (sh, sw), (dh, dw), padding) of a layer that looks at windows, else None."""
-    from course_lib.layers import LeNetC3, LpPooling, TrainableSubsampling
-
-    if isinstance(layer, layers.Conv2D):
-        return _pair(layer.kernel_size), _pair(layer.strides), _pair(layer.dilation_rate), layer.padding
-    if isinstance(layer, (layers.MaxPooling2D, layers.AveragePooling2D)):
-        return _pair(layer.pool_size), _pair(layer.strides), (1, 1), layer.padding
-    if isinstance(layer, LeNetC3):
-        return _pair(layer.kernel_size), (1, 1), (1, 1), "valid"
-    if isinstance(layer, TrainableSubsampling):
-        return _pair(layer.pool_size), _pair(layer.pool_size), (1, 1), "valid"
-    if isinstance(layer, LpPooling):
-        return _pair(layer.pool_size), _pair(layer.strides), (1, 1), layer.padding
-    return None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from course_lib.models._common import check_count, check_fraction, model_inputs
+
 
 def mlp(input_shape=(28, 28), hidden_units=(256, 128), num_classes: int = 10, activation: str = "relu",
         kernel_initializer="glorot_uniform", batch_norm: bool = False, dropout: float = 0.0,
-        kernel_regularizer=None, rescale: float | None = 1 / 255, name: str = "mlp") -> keras.Model:
+        kernel_regularizer=None, rescale: float | None = None, name: str = "mlp") -> keras.Model:
     """Flatten, then Dense layers (optionally batch-normalised and with dropout), then softmax.
 
     Args:
@@ -22,17 +24,18 @@ def mlp(input_shape=(28, 28), hidden_units=(256, 128), num_classes: int = 10, ac
         batch_norm: insert BatchNormalization between each Dense and its activation.
         dropout: dropout rate after each hidden activation.
         kernel_regularizer: e.g. ``keras.regularizers.L2(1e-4)``, for every Dense layer.
-        rescale: multiply the inputs by this first (``1/255`` for uint8 images); ``None`` to skip.
+        rescale: multiply the inputs by this first (``1/255`` for raw uint8 pixels); ``None``
+            (the default) for inputs already in [0, 1], the course's convention.
 
     Input shape: ``(batch, *input_shape)``. Output shape: ``(batch, num_classes)``.
     Hidden Dense layers are named ``dense_0``, ``dense_1``, ... and activations ``act_0``, ...
     """
     if not hidden_units and num_classes is None:
         raise ValueError("an mlp needs hidden_units or num_classes")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    inputs = keras.Input(input_shape)
-    x = layers.Rescaling(rescale)(inputs) if rescale is not None else inputs
+    check_fraction("dropout", dropout)
+    for units in hidden_units:
+        check_count("hidden_units entries", units)
+    inputs, x = model_inputs(input_shape, rescale)
     x = layers.Flatten()(x)
     for i, units in enumerate(hidden_units):
         x = layers.Dense(units, kernel_initializer=_initializer(kernel_initializer, x.shape[-1]),

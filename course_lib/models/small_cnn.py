@@ -5,10 +5,13 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from course_lib.models._common import (check_choice, check_count, check_fraction, check_image_shape,
+                                        model_inputs)
+
 
 def small_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32, dropout: float = 0.25,
               bn_momentum: float = 0.99, convs_per_block: int = 2, head: str = "gap", dense_units: int = 128,
-              name: str = "small_cnn") -> keras.Model:
+              rescale: float | None = None, name: str = "small_cnn") -> keras.Model:
     """Two conv blocks (conv-BN-ReLU, twice by default, then max-pool) and a classifier head.
 
     Two heads: ``"gap"`` (global average pooling, dropout, softmax: few parameters, blind
@@ -27,22 +30,20 @@ def small_cnn(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32, d
         dense_units: width of the hidden layer of the ``"dense"`` head.
         bn_momentum: momentum of the batch-norm moving averages (Keras' 0.99 needs several
             hundred steps to settle; 0.9 suits runs of a few hundred steps).
+        rescale: multiply the inputs by this first (``1/255`` for raw uint8 pixels); ``None``
+            (the default) for inputs in [0, 1].
 
-    Input shape: ``(batch, H, W, C)``, pixel values scaled to [0, 1].
+    Input shape: ``(batch, H, W, C)``, pixel values in [0, 1].
     Output shape: ``(batch, num_classes)`` class probabilities.
     """
-    if len(input_shape) != 3 or min(input_shape[:2]) < 8:
-        raise ValueError(f"input_shape must be (H, W, C) with H, W >= 8, got {input_shape}")
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-    if not 0.0 <= bn_momentum < 1.0:
-        raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum}")
-    if convs_per_block < 1:
-        raise ValueError(f"convs_per_block must be at least 1, got {convs_per_block}")
-    if head not in ("gap", "dense"):
-        raise ValueError(f"head must be 'gap' or 'dense', got {head!r}")
-    inputs = keras.Input(input_shape)
-    x = inputs
+    check_image_shape(input_shape, min_size=8)
+    check_count("num_classes", num_classes, minimum=2)
+    check_count("width", width)
+    check_fraction("dropout", dropout)
+    check_fraction("bn_momentum", bn_momentum)
+    check_count("convs_per_block", convs_per_block)
+    check_choice("head", head, ("gap", "dense"))
+    inputs, x = model_inputs(input_shape, rescale)
     for filters in (width, 2 * width):
         for _ in range(convs_per_block):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import math
+
+from course_lib.layers import costs
 
 
 @dataclasses.dataclass
@@ -15,38 +16,13 @@ class LayerRow:
     macs: int
 
 
-def layer_macs(layer, input_shape, output_shape) -> int:
-    """Multiply-accumulates of one layer for one example (0 for layers without multiplications)."""
-    from keras import layers
-
-    from course_lib.layers import LeNetC3
-
-    kind = type(layer)
-    out = [d for d in output_shape[1:]]
-    if kind is layers.DepthwiseConv2D:
-        kh, kw = layer.kernel_size
-        return math.prod(out) * kh * kw
-    if kind is layers.SeparableConv2D:
-        kh, kw = layer.kernel_size
-        c_in = input_shape[-1]
-        return out[0] * out[1] * c_in * layer.depth_multiplier * kh * kw + out[0] * out[1] * c_in * layer.depth_multiplier * out[2]
-    if isinstance(layer, layers.Conv2D):
-        kh, kw = layer.kernel_size
-        return math.prod(out) * kh * kw * input_shape[-1] // layer.groups
-    if isinstance(layer, layers.Dense):
-        return math.prod(out) * input_shape[-1]
-    if isinstance(layer, LeNetC3):
-        k = layer.kernel_size
-        return out[0] * out[1] * sum(len(row) for row in layer.table) * k * k
-    return 0
-
-
 def summary_table(model) -> list[LayerRow]:
     """One row per top-level layer: name, type, output shape (without batch), parameters, MACs.
 
-    MACs are counted for convolutions (any kind), dense layers and LeNet's C3, and for the
-    course's composite layers (residual, Inception, dense and SE blocks) over their sublayers;
-    other nested models count as one row with their parameters and no MACs.
+    MACs come from `course_lib.layers.costs.macs`: Keras' convolutions (any kind) and dense
+    layers by formula, the course's own layers by their ``macs()`` method (LeNet's C3, and the
+    residual, Inception, dense and SE blocks over their sublayers); other nested models count
+    as one row with their parameters and no MACs.
     """
     rows = []
     for layer in model.layers:
@@ -55,7 +31,7 @@ def summary_table(model) -> list[LayerRow]:
         node_in = layer.input
         in_shape = tuple(node_in.shape) if not isinstance(node_in, (list, tuple)) else tuple(node_in[0].shape)
         out_shape = tuple(layer.output.shape) if not isinstance(layer.output, (list, tuple)) else tuple(layer.output[0].shape)
-        macs = layer.macs() if hasattr(layer, "macs") else layer_macs(layer, in_shape, out_shape)
+        macs = costs.macs(layer, in_shape, out_shape)
         rows.append(LayerRow(layer.name, type(layer).__name__, out_shape[1:], layer.count_params(), macs))
     return rows
 

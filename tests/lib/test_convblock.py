@@ -29,7 +29,7 @@ def test_full_network_has_about_two_million_parameters():
     ((32, 32, 3), 100, 0.125, True, 2),
 ])
 def test_parameters_and_forward(shape, classes, width, batch_norm, blocks):
-    model = convblock_net(shape, classes, blocks=blocks, width=width, batch_norm=batch_norm, dropout=0.5, l2=1e-3)
+    model = convblock_net(shape, classes, blocks=blocks, width_multiplier=width, batch_norm=batch_norm, dropout=0.5, l2=1e-3)
     stages = tuple(round(f * width) for f in (64, 128, 256))
     assert model.count_params() == expected_params(shape[-1], stages, blocks, classes, batch_norm)
     x = np.random.default_rng(0).integers(0, 256, (2, *shape)).astype("float32")
@@ -40,7 +40,7 @@ def test_parameters_and_forward(shape, classes, width, batch_norm, blocks):
 
 
 def test_resolution_halves_per_stage():
-    model = convblock_net((28, 28, 1), width=0.125)
+    model = convblock_net((28, 28, 1), width_multiplier=0.125)
     gap = [l for l in model.layers if "global_average_pooling" in l.name][0]
     assert tuple(gap.input.shape[1:]) == (7, 7, 32)
 
@@ -48,9 +48,9 @@ def test_resolution_halves_per_stage():
 @pytest.mark.parametrize("kwargs,match", [
     (dict(input_shape=(28, 28)), "input_shape must be"),
     (dict(input_shape=(2, 2, 1)), "too small"),
-    (dict(num_classes=1), "num_classes must be at least 2"),
-    (dict(width=0), "width must be positive"),
-    (dict(blocks=0), "blocks must be at least 1"),
+    (dict(num_classes=1), "num_classes must be an integer >= 2"),
+    (dict(width_multiplier=0), "width_multiplier .* must be a positive number, got 0"),
+    (dict(blocks=0), "blocks must be an integer >= 1"),
     (dict(dropout=1.0), "dropout must be in"),
     (dict(l2=-1.0), "l2 must be >= 0"),
     (dict(filters=()), "filters must be"),
