@@ -10,11 +10,11 @@
 
 from course_lib.data.embedded import IMAGE_NAMES, image
 from course_lib.data.files import search_dirs
-from course_lib.data.pipeline import batches
+from course_lib.data.pipeline import batches, scale_images
 from course_lib.data.registry import REGISTRY, SubstituteWarning, info, load, names
 from course_lib.data.source import Data, DataError, Source
 
-__all__ = ["load", "batches", "names", "info", "status", "image", "IMAGE_NAMES", "REGISTRY", "Data", "DataError", "Source",
+__all__ = ["load", "batches", "scale_images", "names", "info", "status", "image", "IMAGE_NAMES", "REGISTRY", "Data", "DataError", "Source",
            "SubstituteWarning", "search_dirs"]
 
 

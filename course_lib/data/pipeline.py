@@ -21,6 +21,29 @@ import numpy as np
 from course_lib.data.source import DataError
 
 
+def scale_images(x, channel_axis: bool = True) -> np.ndarray:
+    """The loaders' uint8 images as the course's models take them: float32 in [0, 1].
+
+    Args:
+        x: images ``(N, H, W)`` or ``(N, H, W, C)`` with values 0..255 (or one image ``(H, W[, C])``
+           with ``channel_axis=False``).
+        channel_axis: give grey images ``(N, H, W)`` a channel axis, ``(N, H, W, 1)``; ``False``
+            keeps the shape (for an MLP that flattens anyway).
+
+    Example:
+        >>> scale_images(np.full((2, 28, 28), 255, np.uint8)).shape
+        (2, 28, 28, 1)
+    """
+    x = np.asarray(x)
+    if x.dtype != np.uint8:
+        raise DataError(f"scale_images expects uint8 pixels 0..255, got dtype {x.dtype}; "
+                        f"images already in [0, 1] need no scaling")
+    out = x.astype(np.float32) / 255.0
+    if channel_axis and out.ndim == 3:
+        out = out[..., None]
+    return out
+
+
 def _check(x, y, batch_size):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")

@@ -10,11 +10,14 @@ The others are of the archives Keras downloads.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import gzip
 import io
 import pathlib
 import pickle
 import tarfile
+from typing import Callable
 
 import numpy as np
 
@@ -35,21 +38,6 @@ ARCHIVES = {
     "cifar10": ("cifar-10-python.tar.gz", "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"),
     "cifar100": ("cifar-100-python.tar.gz", "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7"),
 }
-
-# Sub-folders a data set may sit in, below each search folder.
-SUBDIRS = {
-    "fashion_mnist": ["fashion-mnist", "fashion_mnist", "datasets/fashion-mnist"],
-    "mnist": ["", "mnist"],
-    "cifar10": ["", "cifar10", "cifar-10"],
-    "cifar100": ["", "cifar100", "cifar-100"],
-}
-EXTRACTED = {
-    "cifar10": ["cifar-10-batches-py", "cifar-10-batches-py-target/cifar-10-batches-py"],
-    "cifar100": ["cifar-100-python", "cifar-100-python-target/cifar-100-python"],
-}
-
-NAMES = tuple(SUBDIRS)
-
 
 def _corrupt(path, got: str, want: str, name: str) -> DataError:
     return DataError(
@@ -183,7 +171,7 @@ def _decode_cifar(batches: list[dict], key: str, where) -> tuple[np.ndarray, np.
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def load_cifar(name: str, location: pathlib.Path, split: str, label_mode: str = "fine", verify: bool = True):
+def load_cifar(name: str, location: pathlib.Path, split: str, verify: bool = True, label_mode: str = "fine"):
     if label_mode not in ("fine", "coarse"):
         raise DataError(f"label_mode must be 'fine' or 'coarse', got {label_mode!r}")
     members, key = _cifar_batches(name, split, f"{label_mode}_labels")
@@ -216,28 +204,72 @@ def load_cifar(name: str, location: pathlib.Path, split: str, label_mode: str = 
     return x, y, Source(name, "real", str(location), sha256=digest, note=note)
 
 
-# --- finding and fetching ---
+# --- one record per real data set: where it sits, how to find and read it ---
+
+@dataclasses.dataclass(frozen=True)
+class RealFormat:
+    """How one real data set is stored: the sub-folders it may sit in below each search folder,
+    a function that finds its files in one folder, the reader, and the hint for a missing copy."""
+
+    name: str
+    subdirs: tuple[str, ...]
+    locate: Callable        # (folder, split or None) -> location or None
+    read: Callable          # (location, split, verify, **options) -> (x, y, Source)
+    hint: str
+
+
+def _archive_locator(name: str, extracted: tuple[str, ...] = ()):
+    def locate(folder: pathlib.Path, split=None):
+        archive = folder / ARCHIVES[name][0]
+        if archive.is_file():
+            return archive
+        for sub in extracted:
+            if (folder / sub).is_dir():
+                return folder / sub
+        return None
+    return locate
+
+
+def _archive_hint(name: str) -> str:
+    return f"put {ARCHIVES[name][0]} into {files.keras_cache_dir()} or $COURSE_DATA_DIR"
+
+
+FORMATS = {
+    "fashion_mnist": RealFormat(
+        "fashion_mnist", ("fashion-mnist", "fashion_mnist", "datasets/fashion-mnist"), _fashion_folder,
+        load_fashion_mnist,
+        "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or set COURSE_DATA_DIR"),
+    "mnist": RealFormat("mnist", ("", "mnist"), _archive_locator("mnist"), load_mnist, ""),
+    "cifar10": RealFormat(
+        "cifar10", ("", "cifar10", "cifar-10"),
+        _archive_locator("cifar10", ("cifar-10-batches-py", "cifar-10-batches-py-target/cifar-10-batches-py")),
+        functools.partial(load_cifar, "cifar10"), ""),
+    "cifar100": RealFormat(
+        "cifar100", ("", "cifar100", "cifar-100"),
+        _archive_locator("cifar100", ("cifar-100-python", "cifar-100-python-target/cifar-100-python")),
+        functools.partial(load_cifar, "cifar100"), ""),
+}
+NAMES = tuple(FORMATS)
+
+
+def _format(name: str) -> RealFormat:
+    if name not in FORMATS:
+        raise DataError(f"{name!r} is not a real data set the course reads; real ones: {', '.join(NAMES)}")
+    return FORMATS[name]
+
 
 def find(name: str, split: str | None = None) -> pathlib.Path | dict | None:
     """The first location of real data for `name` in the search folders, or ``None``.
 
     With `split`, a Fashion-MNIST folder needs only that split's two files."""
+    fmt = _format(name)
     for base in files.search_dirs():
-        for sub in SUBDIRS[name]:
+        for sub in fmt.subdirs:
             folder = base / sub if sub else base
-            if not folder.is_dir():
-                continue
-            if name == "fashion_mnist":
-                found = _fashion_folder(folder, split)
+            if folder.is_dir():
+                found = fmt.locate(folder, split)
                 if found:
                     return found
-                continue
-            archive = folder / ARCHIVES[name][0]
-            if archive.is_file():
-                return archive
-            for extracted in EXTRACTED.get(name, []):
-                if (folder / extracted).is_dir():
-                    return folder / extracted
     return None
 
 
@@ -248,18 +280,15 @@ def describe(location) -> str:
 
 
 def read(name: str, location, split: str, verify: bool = True, **options):
-    if name == "fashion_mnist":
-        return load_fashion_mnist(location, split, verify)
-    if name == "mnist":
-        return load_mnist(location, split, verify)
-    return load_cifar(name, location, split, verify=verify, **options)
+    """``(x, y, Source)`` of `split` from the `location` that `find` returned."""
+    return _format(name).read(location, split, verify=verify, **options)
 
 
 def download(name: str) -> None:
     """Let Keras download `name` into its cache (raises when there is no network)."""
     import keras
 
-    getattr(keras.datasets, name).load_data()
+    getattr(keras.datasets, _format(name).name).load_data()
 
 
 def check(name: str) -> tuple[str, str]:
@@ -276,14 +305,12 @@ def check(name: str) -> tuple[str, str]:
 
 
 def search_report(name: str) -> str:
-    dirs = [str((d / s) if s else d) for d in files.search_dirs() for s in SUBDIRS[name]]
+    dirs = [str((d / s) if s else d) for d in files.search_dirs() for s in _format(name).subdirs]
     return ", ".join(dirs)
 
 
 def env_hint(name: str) -> str:
-    if name == "fashion_mnist":
-        return "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or set COURSE_DATA_DIR"
-    return f"put {ARCHIVES[name][0]} into {files.keras_cache_dir()} or $COURSE_DATA_DIR"
+    return _format(name).hint or _archive_hint(name)
 
 
-__all__ = ["find", "read", "download", "check", "parse_idx", "NAMES", "FASHION_FILES", "ARCHIVES"]
+__all__ = ["find", "read", "download", "check", "parse_idx", "NAMES", "FORMATS", "FASHION_FILES", "ARCHIVES"]

@@ -26,50 +26,153 @@ class SubstituteWarning(UserWarning):
 
 
 @dataclasses.dataclass(frozen=True)
+class Request:
+    """What `load` was asked, as a loader sees it: the split, how many examples to make, the
+    seed, the profile, whether real data is required, and the loader's own options."""
+
+    entry: "Entry"
+    split: str
+    n: int | None
+    seed: int
+    profile: str
+    require_real: bool
+    options: dict
+
+    @property
+    def count(self) -> int:
+        """Examples to generate: `n` if given, else the entry's default for this split and profile."""
+        return self.n or self.entry.sizes[self.split][self.profile]
+
+
+@dataclasses.dataclass(frozen=True)
 class Entry:
+    """One data set of the registry, carrying its own loader ``loader(request) -> Data``.
+
+    Args:
+        name: the name `load` takes.
+        kind: ``real`` (a published data set, with an embedded `substitute`), ``embedded``
+            (shipped with an installed package) or ``synthetic`` (generated).
+        description: one line for ``course data list``.
+        loader: builds the `Data` for a `Request`.
+        class_names: names of the label values, where there are labels.
+        substitute: for real data, ``substitute(split, n, seed=) -> (x, y, Source)``.
+        sizes: default example counts, ``{split: {profile: n}}``, for generated data.
+    """
+
     name: str
-    kind: str            # real | embedded | synthetic
+    kind: str
     description: str
+    loader: Callable[[Request], Data]
     class_names: list[str] | None = None
     substitute: Callable | None = None
-    sizes: dict | None = None   # default example counts per profile for generated data
+    sizes: dict | None = None
 
 
 def _sizes(smoke, cpu, gpu=None):
     return {"smoke": smoke, "cpu": cpu, "gpu": gpu or cpu}
 
 
+def _announce_substitute(name: str, why: str) -> None:
+    msg = (f"course_lib: REAL {name} NOT FOUND ({why}); using the embedded SUBSTITUTE. "
+           f"Results will not match the lecture. Fix: {real.env_hint(name)}.")
+    print("!" * 8 + " " + msg, file=sys.stderr)
+    warnings.warn(msg, SubstituteWarning, stacklevel=4)
+
+
+def _locate_real(name: str, split: str) -> tuple:
+    """(location or None, why not found): the search folders first, then Keras' download unless offline."""
+    location = real.find(name, split)
+    why = "searched " + real.search_report(name)
+    if location is None and files.offline():
+        why += "; COURSE_OFFLINE is set, no download tried"
+    elif location is None:
+        try:
+            real.download(name)
+            location = real.find(name, split)
+        except Exception as exc:  # no network: the substitute (or an error) follows
+            why += f"; download failed ({type(exc).__name__})"
+    return location, why
+
+
+def load_real(req: Request) -> Data:
+    """A real data set where it can be found; else the substitute (quietly in smoke, loudly otherwise)."""
+    entry = req.entry
+    if req.require_real or req.profile != "smoke":
+        location, why = _locate_real(entry.name, req.split)
+        if location is not None:
+            x, y, source = real.read(entry.name, location, req.split, **req.options)
+            return Data(x, y, source, entry.class_names)
+        if req.require_real:
+            raise DataError(f"real {entry.name} not found ({why}); {real.env_hint(entry.name)}, "
+                            f"or pass require_real=False to use the substitute")
+        _announce_substitute(entry.name, why)
+    count = req.n or entry.sizes[req.split][req.profile]
+    x, y, source = entry.substitute(req.split, count, seed=req.seed)
+    return Data(x, y, source, entry.class_names)
+
+
+def _load_digits(req: Request) -> Data:
+    x, y, source = embedded.digits(req.split)
+    return Data(x, y, source, req.entry.class_names)
+
+
+def _load_image(req: Request) -> Data:
+    name = req.options.get("image")
+    if name is None:
+        raise DataError(f"load('images') needs image=...; choose one of: {', '.join(embedded.IMAGE_NAMES)}")
+    x, source = embedded.image(name)
+    return Data(x, None, source)
+
+
+def _load_shapes(req: Request) -> Data:
+    x, y, extras, source = synthetic.shapes(req.split, req.count, seed=req.seed, **req.options)
+    return Data(x, y, source, req.entry.class_names, extras)
+
+
+def _load_toy(req: Request) -> Data:
+    x, y, source = synthetic.toy2d(req.entry.name, req.split, req.count, seed=req.seed, **req.options)
+    return Data(x, y, source, req.entry.class_names)
+
+
+def _load_sequence(req: Request) -> Data:
+    x, y, source = synthetic.sequence(req.entry.name, req.split, req.count, seed=req.seed, **req.options)
+    return Data(x, y, source)
+
+
 REGISTRY: dict[str, Entry] = {}
 
 
-def _register(entry: Entry) -> None:
+def register(entry: Entry) -> Entry:
+    """Add `entry` to the registry (replacing one of the same name) and return it."""
     REGISTRY[entry.name] = entry
+    return entry
 
 
-_register(Entry("fashion_mnist", "real", "Zalando's Fashion-MNIST: 28x28 grey clothing, 60k/10k, 10 classes",
-                embedded.FASHION_CLASSES, embedded.fashion_substitute,
-                {"train": _sizes(1000, 12000), "test": _sizes(250, 2000)}))
-_register(Entry("mnist", "real", "MNIST handwritten digits: 28x28 grey, 60k/10k, 10 classes",
-                [str(i) for i in range(10)], embedded.mnist_substitute,
-                {"train": _sizes(1000, 12000), "test": _sizes(250, 2000)}))
-_register(Entry("cifar10", "real", "CIFAR-10: 32x32 colour, 50k/10k, 10 classes",
-                embedded.CIFAR10_CLASSES, lambda split, n, seed=0: embedded.cifar_substitute(split, n, 10, seed),
-                {"train": _sizes(500, 5000), "test": _sizes(200, 1000)}))
-_register(Entry("cifar100", "real", "CIFAR-100: 32x32 colour, 50k/10k, 100 fine / 20 coarse classes",
-                None, lambda split, n, seed=0: embedded.cifar_substitute(split, n, 100, seed),
-                {"train": _sizes(1000, 10000), "test": _sizes(200, 2000)}))
-_register(Entry("digits", "embedded", "scikit-learn's 8x8 handwritten digits, 1797 images, 10 classes",
-                [str(i) for i in range(10)]))
-_register(Entry("images", "embedded", "named photographs and textures from scikit-image and scikit-learn "
-                "(load('images', image='chelsea'))"))
-_register(Entry("shapes", "synthetic", "scenes of coloured shapes with labels, masks, boxes and captions",
-                synthetic.SHAPE_CLASSES, sizes={"train": _sizes(200, 4000), "test": _sizes(50, 1000)}))
+register(Entry("fashion_mnist", "real", "Zalando's Fashion-MNIST: 28x28 grey clothing, 60k/10k, 10 classes",
+               load_real, embedded.FASHION_CLASSES, embedded.fashion_substitute,
+               {"train": _sizes(1000, 12000), "test": _sizes(250, 2000)}))
+register(Entry("mnist", "real", "MNIST handwritten digits: 28x28 grey, 60k/10k, 10 classes",
+               load_real, [str(i) for i in range(10)], embedded.mnist_substitute,
+               {"train": _sizes(1000, 12000), "test": _sizes(250, 2000)}))
+register(Entry("cifar10", "real", "CIFAR-10: 32x32 colour, 50k/10k, 10 classes",
+               load_real, embedded.CIFAR10_CLASSES,
+               lambda split, n, seed=0: embedded.cifar_substitute(split, n, 10, seed),
+               {"train": _sizes(500, 5000), "test": _sizes(200, 1000)}))
+register(Entry("cifar100", "real", "CIFAR-100: 32x32 colour, 50k/10k, 100 fine / 20 coarse classes",
+               load_real, None, lambda split, n, seed=0: embedded.cifar_substitute(split, n, 100, seed),
+               {"train": _sizes(1000, 10000), "test": _sizes(200, 2000)}))
+register(Entry("digits", "embedded", "scikit-learn's 8x8 handwritten digits, 1797 images, 10 classes",
+               _load_digits, [str(i) for i in range(10)]))
+register(Entry("images", "embedded", "named photographs and textures from scikit-image, scikit-learn and "
+               "matplotlib (load('images', image='chelsea'))", _load_image))
+register(Entry("shapes", "synthetic", "scenes of coloured shapes with labels, masks, boxes and captions",
+               _load_shapes, synthetic.SHAPE_CLASSES, sizes={"train": _sizes(200, 4000), "test": _sizes(50, 1000)}))
 for _name in synthetic.TOY_SETS:
-    _register(Entry(_name, "synthetic", f"2-D toy set '{_name}': points and two classes", ["0", "1"],
-                    sizes={"train": _sizes(200, 1000), "test": _sizes(100, 500)}))
+    register(Entry(_name, "synthetic", f"2-D toy set '{_name}': points and two classes", _load_toy, ["0", "1"],
+                   sizes={"train": _sizes(200, 1000), "test": _sizes(100, 500)}))
 for _name in synthetic.SEQUENCE_TASKS:
-    _register(Entry(_name, "synthetic", f"sequence task '{_name}'",
-                    sizes={"train": _sizes(200, 5000), "test": _sizes(100, 1000)}))
+    register(Entry(_name, "synthetic", f"sequence task '{_name}'", _load_sequence,
+                   sizes={"train": _sizes(200, 5000), "test": _sizes(100, 1000)}))
 
 
 def names() -> list[str]:
@@ -92,38 +195,6 @@ def _check_split(split: str) -> str:
     if split not in SPLITS:
         raise DataError(f"split must be one of {SPLITS}, got {split!r}")
     return split
-
-
-def _announce_substitute(name: str, why: str) -> None:
-    msg = (f"course_lib: REAL {name} NOT FOUND ({why}); using the embedded SUBSTITUTE. "
-           f"Results will not match the lecture. Fix: {real.env_hint(name)}.")
-    print("!" * 8 + " " + msg, file=sys.stderr)
-    warnings.warn(msg, SubstituteWarning, stacklevel=3)
-
-
-def _load_real(entry: Entry, split: str, profile: str, require_real: bool, n, seed, options) -> Data:
-    name = entry.name
-    if require_real or profile != "smoke":
-        location = real.find(name, split)
-        why = "searched " + real.search_report(name)
-        if location is None and files.offline():
-            why += "; COURSE_OFFLINE is set, no download tried"
-        elif location is None:
-            try:
-                real.download(name)
-                location = real.find(name, split)
-            except Exception as exc:  # no network: the substitute (or an error) follows
-                why += f"; download failed ({type(exc).__name__})"
-        if location is not None:
-            x, y, source = real.read(name, location, split, **options)
-            return Data(x, y, source, entry.class_names)
-        if require_real:
-            raise DataError(f"real {name} not found ({why}); {real.env_hint(name)}, "
-                            f"or pass require_real=False to use the substitute")
-        _announce_substitute(name, why)
-    count = n or entry.sizes[split][profile]
-    x, y, source = entry.substitute(split, count, seed=seed)
-    return Data(x, y, source, entry.class_names)
 
 
 def load(name: str, split: str = "train", limit: int | None = None, *, profile: str | None = None,
@@ -161,29 +232,9 @@ def load(name: str, split: str = "train", limit: int | None = None, *, profile: 
         return tfds_source.load(name[5:], split, **options).take(limit)
     entry = info(name)
     _check_split(split)
-    if entry.kind == "real":
-        data = _load_real(entry, split, profile, require_real, n, seed, options)
-    elif name == "digits":
-        x, y, source = embedded.digits(split)
-        data = Data(x, y, source, entry.class_names)
-    elif name == "images":
-        image_name = options.pop("image", None)
-        if image_name is None:
-            raise DataError(f"load('images') needs image=...; choose one of: {', '.join(embedded.IMAGE_NAMES)}")
-        x, source = embedded.image(image_name)
-        data = Data(x, None, source)
-    else:
-        count = n or entry.sizes[split][profile]
-        if name == "shapes":
-            x, y, extras, source = synthetic.shapes(split, count, seed=seed, **options)
-            data = Data(x, y, source, entry.class_names, extras)
-        elif name in synthetic.TOY_SETS:
-            x, y, source = synthetic.toy2d(name, split, count, seed=seed, **options)
-            data = Data(x, y, source, entry.class_names)
-        else:
-            x, y, source = synthetic.sequence(name, split, count, seed=seed, **options)
-            data = Data(x, y, source)
+    data = entry.loader(Request(entry, split, n, seed, profile, require_real, options))
     return data.take(limit)
 
 
-__all__ = ["load", "names", "info", "REGISTRY", "SubstituteWarning", "Data", "DataError", "Source"]
+__all__ = ["load", "names", "info", "register", "REGISTRY", "Entry", "Request", "SubstituteWarning", "Data", "DataError",
+           "Source"]
