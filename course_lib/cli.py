@@ -4,6 +4,7 @@
     course run [NB ...] [--profile P] [--out DIR] [--inplace] [--timeout S]
     course doctor                         versions, backend, devices, data, cache
     course data list | check [NAME ...] | path NAME
+    course cache list | clear [NAME]      the trained-model cache (cl.zoo)
     course release NAME                   write the student version of an assignment
     course grade NAME SUBMISSIONS --out grades.csv [--jobs N] [--profile smoke|cpu]
 """
@@ -135,6 +136,31 @@ def cmd_data(args) -> int:
     return worst
 
 
+def cmd_cache(args) -> int:
+    from course_lib import storage, zoo
+
+    if args.action == "clear":
+        try:
+            removed = zoo.clear(args.name)
+        except zoo.ZooError as exc:
+            print(f"course cache: {exc}", file=sys.stderr)
+            return 2
+        print(f"removed {len(removed)} folder(s)" + "".join(f"\n  {r}" for r in removed))
+        return 0
+    found = zoo.entries()
+    print(f"cache folder: {storage.cache_dir(create=False)} (set COURSE_CACHE_DIR to move it)")
+    if not found:
+        print("no trained models cached; they are trained on first use (cl.zoo.get)")
+    for e in found:
+        acc = f"{e['test_accuracy']:.2%}" if "test_accuracy" in e else "?"
+        print(f"  {e.get('name', '?'):<22} {e.get('profile', '?'):<6} test acc {acc:>7}  "
+              f"{e['size_bytes'] / 1e6:6.1f} MB  trained {e.get('created', '?')} "
+              f"({e.get('train_seconds', '?')} s, Keras {e.get('keras', '?')})")
+    known = ", ".join(zoo.names())
+    print(f"models the cache can train: {known}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description="The Keras vision course: notebooks, data, checks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("list", "check", "path"))
     p.add_argument("names", nargs="*", help="data set names (default: all real ones)")
     p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("cache", help="the trained-model cache: list entries, clear them")
+    p.add_argument("action", choices=("list", "clear"))
+    p.add_argument("name", nargs="?", help="clear only this model (default: all)")
+    p.set_defaults(func=cmd_cache)
 
     from course_lib.grading.cli import add_subcommands
 
