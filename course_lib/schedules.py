@@ -106,11 +106,19 @@ class LRRangeTest(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def suggestion(self, smoothing: int = 5) -> float:
-        """The learning rate where the loss, smoothed over `smoothing` batches, decreased fastest."""
+        """The learning rate where the loss, smoothed over `smoothing` batches, decreased fastest
+        per unit of log learning rate.
+
+        Each smoothed value is placed at the centre of its window (the mean log learning rate
+        of its batches), so smoothing does not shift the answer towards later, larger rates;
+        the answer is the centre of the steepest segment between two smoothed points.
+        """
         n = len(self._losses)
         if n < smoothing + 2:
             raise ValueError(f"too few batches recorded ({n}) for smoothing={smoothing}; run fit first, "
                              f"with more batches")
-        smooth = np.convolve(self.losses, np.ones(smoothing) / smoothing, mode="valid")
-        slope = np.diff(smooth) / np.diff(np.log(self.learning_rates[smoothing - 1:]))
-        return float(self.learning_rates[smoothing - 1 + int(np.argmin(slope)) + 1])
+        window = np.ones(smoothing) / smoothing
+        smooth = np.convolve(self.losses, window, mode="valid")
+        centres = np.convolve(np.log(self.learning_rates), window, mode="valid")
+        k = int(np.argmin(np.diff(smooth) / np.diff(centres)))
+        return float(np.exp((centres[k] + centres[k + 1]) / 2))

@@ -7,6 +7,15 @@ import numpy as np
 from course_lib.viz._axes import axes_or_new
 
 
+def predicted_classes(scores) -> np.ndarray:
+    """Class ids from a classifier's scores: arg-max over ``(N, classes)``, threshold 0.5 for
+    ``(N,)`` or ``(N, 1)`` (a single probability of class 1)."""
+    scores = np.asarray(scores)
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        return scores.argmax(1)
+    return (scores.reshape(-1) > 0.5).astype(int)
+
+
 def plot_decision_boundary(predict, x, y, ax=None, resolution: int = 200, title: str = "", margin: float = 0.3):
     """Shade the regions a 2-D classifier assigns to each class and scatter the points over them.
 
@@ -24,11 +33,7 @@ def plot_decision_boundary(predict, x, y, ax=None, resolution: int = 200, title:
     lo, hi = x.min(0) - margin, x.max(0) + margin
     g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
     grid = np.stack([g0.ravel(), g1.ravel()], 1).astype(np.float32)
-    scores = np.asarray(predict(grid))
-    if scores.ndim == 2 and scores.shape[1] > 1:
-        labels = scores.argmax(1)
-    else:
-        labels = (scores.reshape(-1) > 0.5).astype(int)
+    labels = predicted_classes(predict(grid))
     ax.contourf(g0, g1, labels.reshape(g0.shape), alpha=0.25, cmap="coolwarm", levels=np.arange(labels.max() + 2) - 0.5)
     ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y), cmap="coolwarm", s=12, edgecolors="k", linewidths=0.3)
     ax.set_xlabel("$x_1$")

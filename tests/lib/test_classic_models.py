@@ -45,6 +45,30 @@ def test_dense_block_grows_channels_by_k():
                                np.random.default_rng(0).normal(size=(1, 5, 5, 4)), rtol=1e-6)
 
 
+@pytest.mark.parametrize("build,shape", [
+    (lambda: models.alexnet((67, 67, 3), num_classes=5), (67, 67, 3)),
+    (lambda: models.googlenet((64, 64, 3), num_classes=5), (64, 64, 3)),
+    (lambda: models.densenet121((64, 64, 3), num_classes=5), (64, 64, 3)),
+    (lambda: models.resnet(18, (64, 64, 3), num_classes=5, preact=True), (64, 64, 3)),
+], ids=["alexnet", "googlenet", "densenet121", "resnet18_preact"])
+def test_forward_pass_gives_probabilities(build, shape):
+    """Runs on every backend (not counts_only): the layers compute, not only count."""
+    model = build()
+    x = np.random.default_rng(0).uniform(size=(2, *shape)).astype("float32")
+    out = keras.ops.convert_to_numpy(model(x, training=False))
+    assert out.shape == (2, 5) and np.isfinite(out).all()
+    np.testing.assert_allclose(out.sum(1), 1.0, rtol=1e-5)
+    assert np.abs(out[0] - out[1]).max() > 0, "different inputs, different outputs"
+    keras.backend.clear_session()
+
+
+def test_preact_resnet_uses_preactivation_blocks():
+    pre, post = models.resnet(18, (32, 32, 3), 5, preact=True), models.resnet(18, (32, 32, 3), 5)
+    blocks = lambda m: [l for l in m.layers if isinstance(l, cl.layers.ResidualBlock)]
+    assert all(b.preact for b in blocks(pre)) and not any(b.preact for b in blocks(post))
+    assert len(blocks(pre)) == 8
+
+
 def test_small_inputs_run_forward():
     x = np.zeros((1, 64, 64, 3), "float32")
     for model in (models.mobilenet_v1((64, 64, 3), 10, alpha=0.25), models.vgg(11, (32, 32, 3), 10)):

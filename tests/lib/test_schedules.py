@@ -96,3 +96,42 @@ def test_range_test_bad_inputs():
         LRRangeTest(diverge=0.5)
     with pytest.raises(ValueError, match="too few batches"):
         LRRangeTest().suggestion()
+
+
+def test_range_test_recovers_every_batch_loss_from_the_running_mean():
+    # learning rate 0: the weights never move, so batch i's loss is the initial model's loss on batch i
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5, 3.0])).astype("float32")[:, None]
+    model = make_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    probe = LRRangeTest(diverge=None)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[probe])
+    fresh = make_model()
+    per_batch = [np.mean((ops.convert_to_numpy(fresh(x[i:i + 8])) - y[i:i + 8]) ** 2) for i in range(0, 64, 8)]
+    assert len(set(np.round(per_batch, 3))) == 8, "the batches differ, so a running mean would not pass"
+    np.testing.assert_allclose(probe.losses, per_batch, rtol=1e-3)
+
+
+def _probe_with(losses, lrs):
+    probe = LRRangeTest()
+    probe._losses, probe._lrs = list(losses), list(lrs)
+    return probe
+
+
+@pytest.mark.parametrize("smoothing", [1, 3, 5, 8])
+def test_suggestion_is_the_rate_where_the_loss_fell_fastest(smoothing):
+    lrs = 1e-4 * 10 ** (np.arange(50) / 10)              # 1e-4 .. ~1e1, evenly spaced in log
+    log_lr = np.log10(lrs)
+    losses = 2.3 - 0.3 * (1 + np.tanh((log_lr + 3.0) / 0.2)) / 2 - 1.2 * (1 + np.tanh((log_lr + 1.5) / 0.3)) / 2
+    losses[42:] += 3.0                                   # divergence
+    # steepest fall at 10^-1.5; a trailing window would answer 10^(-1.5 + 0.1 * (smoothing - 1) / 2)
+    assert abs(np.log10(_probe_with(losses, lrs).suggestion(smoothing)) + 1.5) <= 0.05 + 1e-9
+
+
+def test_suggestion_is_not_the_minimum_of_the_loss():
+    lrs = 1e-4 * 10 ** (np.arange(30) / 10)
+    losses = np.concatenate([np.full(10, 2.0), np.linspace(2.0, 0.5, 6)[1:], np.linspace(0.5, 0.3, 15)])
+    probe = _probe_with(losses, lrs)
+    assert 10 ** -3.05 < probe.suggestion(1) < 10 ** -2.55           # inside the steep part (batches 9..14)
+    assert probe.suggestion(1) < lrs[int(np.argmin(losses))] / 10

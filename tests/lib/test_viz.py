@@ -41,11 +41,21 @@ def test_decision_boundary_uses_argmax_for_several_classes():
     seen = {}
 
     def scores(p):
+        # three classes, no score above 0.5 anywhere: a threshold would paint one class everywhere
         seen["grid"] = p
-        return np.stack([-p[:, 0], p[:, 0], np.zeros(len(p))], 1)
+        s = np.stack([0.3 + 0.1 * (p[:, 0] < -0.3), 0.3 + 0.1 * (p[:, 0] > 0.3), np.full(len(p), 0.35)], 1)
+        return s / s.sum(1, keepdims=True) * 0.9
 
-    cl.viz.plot_decision_boundary(scores, np.array([[-1, -1], [1, 1]]), [0, 1], resolution=10)
-    assert seen["grid"].shape == (100, 2)
+    ax = cl.viz.plot_decision_boundary(scores, np.array([[-1, -1], [1, 1]]), [0, 1], resolution=12)
+    assert seen["grid"].shape == (144, 2)
+    # three regions drawn (levels centred on class ids 0, 1, 2), which a 0.5 threshold would never give
+    np.testing.assert_allclose(ax.collections[0].levels, [-0.5, 0.5, 1.5, 2.5])
+    from course_lib.viz.boundary import predicted_classes
+
+    probs = np.array([[0.4, 0.35, 0.25], [0.2, 0.3, 0.5], [0.3, 0.45, 0.25]])
+    np.testing.assert_array_equal(predicted_classes(probs), [0, 2, 1])
+    np.testing.assert_array_equal(predicted_classes(np.array([[0.2], [0.7]])), [0, 1])
+    np.testing.assert_array_equal(predicted_classes(np.array([0.51, 0.49])), [1, 0])
 
 
 def test_show_images_grid_and_titles():

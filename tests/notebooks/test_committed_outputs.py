@@ -60,7 +60,10 @@ def test_lecture_structure(nb):
     assert re.match(r"# \d\d · ", md[0]), "the first cell is the title '# NN · Topic'"
     assert "**Goals.**" in md[0]
     headings = [line for text in md for line in text.splitlines() if line.startswith("## ")]
-    assert "## Summary" in headings and "## Exercises" in headings or any("## Exercises" in t for t in md)
+    assert "## Summary" in headings, "a lecture ends with '## Summary' (what this run showed)"
+    assert "## Exercises" in headings, "and '## Exercises'"
+    numbered = [i for i, h in enumerate(headings) if re.match(r"## \d+\.", h)]
+    assert not numbered or headings.index("## Summary") > max(numbered), "the Summary follows the numbered sections"
     assert sum("cl.setup(" in src(c) for c in code_cells(nb)) == 1, "exactly one setup cell"
 
 
