@@ -59,7 +59,7 @@ POSITIONS = {
 
 # Every fixed phrase the forms below use (for `vocabulary()`).
 _PHRASES = (RELATIONS + tuple(POSITIONS.values()) + (
-    "a an large small single items from left to right top to bottom the largest item is",
+    "a an and large small single items from left to right top to bottom the largest item is",
     "a picture of an image of there is are on its own on a dark background side by side one above the other"))
 
 
