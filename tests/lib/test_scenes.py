@@ -95,13 +95,26 @@ def test_counts_within_bounds_and_items_stay_visible():
     placed = np.arange(5)[None, :] < counts[:, None]
     assert (areas[placed] >= scenes.MIN_VISIBLE * 196).all(), "every item keeps at least half its pixels"
     assert (areas[placed] < 196).any(), "items may overlap"
-    for i in np.flatnonzero(counts == 2):          # two squares: their visible boxes keep IoU <= MAX_IOU
-        a, b = extras["boxes"][i, :2, 1:]
-        ih = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-        iw = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-        inter = ih * iw
-        union = np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter
-        assert inter / union <= scenes.MAX_IOU + 1e-6
+
+
+def _iou(a, b):
+    ih = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iw = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ih * iw
+    return inter / (np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter)
+
+
+def test_boxes_overlap_at_most_max_iou():
+    # hollow 20 x 20 frames: nesting one in another would hide few pixels, so only the box bound keeps them apart
+    images = np.zeros((10, 28, 28), np.uint8)
+    images[:, 4:24, 4:24] = 200
+    images[:, 6:22, 6:22] = 0
+    x, y, extras, _ = fashion_scenes("train", 150, size=48, min_items=2, max_items=4, scales=(1.0, 1.0),
+                                     items=(images, np.arange(10)))
+    ious = [_iou(b[j, 1:], b[k, 1:]) for b, n in zip(extras["boxes"], extras["counts"])
+            for j in range(n) for k in range(j)]
+    assert max(ious) <= scenes.MAX_IOU + 1e-6
+    assert max(ious) > 0.1, "items may overlap"
 
 
 # --- captions ---
