@@ -42,7 +42,8 @@ def measure(n: int, size: int, profile: str, split: str) -> dict:
     captions = time.perf_counter() - t
     return {"size": size, "n": n, "seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
             "scenes_per_s": round(n / wall), "captions_seconds": round(captions, 2),
-            "items": "substitute" if source.kind == "substitute" else "real", "mean_items": round(float(extras["counts"].mean()), 2)}
+            "mean_items": round(float(counts.mean()), 2),
+            "items": "substitute" if source.kind == "substitute" else "real"}
 
 
 def main() -> None:

@@ -25,8 +25,6 @@ unless the scene would then have fewer than `min_items`, which is an error.
 from __future__ import annotations
 
 import functools
-from typing import Callable
-
 import numpy as np
 
 from course_lib.data import scene_captions
@@ -41,9 +39,6 @@ TRIES = 25            # positions tried per item and round
 ROUNDS = 3            # new items (and scales) drawn before giving up on a slot
 CHUNK = 256           # scenes drawn from one random stream (so a scene does not depend on `n`)
 SPLITS = ("train", "test")
-
-ItemsProvider = Callable[[str], tuple]
-
 
 def fashion_scenes(split: str, n: int, seed: int = 0, size: int = 64, max_items: int = 4, min_items: int = 1,
                    scales=(0.6, 1.2), items=None, captions_per_scene: int = 5, profile: str | None = None,
@@ -85,7 +80,7 @@ def fashion_scenes(split: str, n: int, seed: int = 0, size: int = 64, max_items:
         >>> x.shape, extras["boxes"].shape, len(extras["captions"][0])
         ((4, 64, 64), (4, 4, 5), 5)
     """
-    _check_arguments(split, n, size, max_items, min_items, scales, captions_per_scene, background)
+    _check_arguments(split, n, seed, size, max_items, min_items, scales, captions_per_scene, background)
     images, labels, item_source = _items(items, split, profile, require_real)
     side = max(images.shape[1:])
     largest = int(round(side * scales[1]))
@@ -126,17 +121,19 @@ def fashion_scenes(split: str, n: int, seed: int = 0, size: int = 64, max_items:
     return x, y, extras, _scene_source(item_source, split, seed, size, max_items, scales)
 
 
-def _check_arguments(split, n, size, max_items, min_items, scales, captions_per_scene, background):
+def _check_arguments(split, n, seed, size, max_items, min_items, scales, captions_per_scene, background):
     if split not in SPLITS:
         raise DataError(f"split must be 'train' or 'test', got {split!r}")
     try:
         check_limit(n)
     except DataError:
         raise DataError(f"n (the number of scenes) must be a positive integer, got {n!r}; use e.g. n=1000") from None
-    for name, value in (("size", size), ("max_items", max_items), ("min_items", min_items),
+    for name, value in (("seed", seed), ("size", size), ("max_items", max_items), ("min_items", min_items),
                         ("captions_per_scene", captions_per_scene), ("background", background)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise DataError(f"{name} must be an integer, got {value!r}")
+    if seed < 0:
+        raise DataError(f"seed must be a non-negative integer, got {seed}")
     if min_items < 1:
         raise DataError(f"min_items must be at least 1, got {min_items}")
     if max_items < min_items:

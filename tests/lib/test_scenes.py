@@ -350,10 +350,15 @@ def test_substitute_items_said_loudly_when_real_data_is_missing(data_home):
 def test_real_fashion_mnist_when_installed():
     if real.find("fashion_mnist", "test") is None:
         pytest.skip("real Fashion-MNIST is not installed")
-    x, y, extras, source = fashion_scenes("test", 50, profile="cpu")
+    x, y, extras, source = fashion_scenes("test", 200, profile="cpu")
     assert source.kind == "synthetic" and source.sha256 == real.FASHION_FILES["t10k-images-idx3-ubyte"]
     assert extras["item_index"].max() < 10000
     np.testing.assert_array_equal(x > scenes.MASK_THRESHOLD, extras["masks"] > 0)
+    for i in range(len(x)):                       # the grammar tells the truth about real items too
+        cls, cy, cx, areas = _geometry(extras, i)
+        assert len(set(extras["captions"][i])) == 5
+        for caption in extras["captions"][i]:
+            check_caption(caption, cls, cy, cx, areas, y[i], SIZE)
 
 
 # --- bad input ---
@@ -365,6 +370,7 @@ def test_real_fashion_mnist_when_installed():
     ({"n": 0}, r"n \(the number of scenes\) must be a positive integer, got 0"),
     ({"n": -3}, r"got -3"),
     ({"split": "val"}, r"split must be 'train' or 'test', got 'val'"),
+    ({"seed": -1}, r"seed must be a non-negative integer, got -1"),
     ({"scales": (1.2, 0.6)}, r"scales must satisfy 0 < low <= high, got \(1.2, 0.6\)"),
     ({"background": 40}, r"background must lie in 0..15.*got 40"),
     ({"captions_per_scene": 0}, r"captions_per_scene must be at least 1, got 0"),
