@@ -27,6 +27,8 @@ import re
 
 import numpy as np
 
+from course_lib.data.embedded import FASHION_CLASSES
+
 # Fashion-MNIST's classes as nouns (singular, plural); the class id is the index.
 CLASS_WORDS = (
     ("t-shirt", "t-shirts"),                     # T-shirt/top
@@ -40,6 +42,7 @@ CLASS_WORDS = (
     ("bag", "bags"),
     ("ankle boot", "ankle boots"),
 )
+CLASS_NAME_WORDS = dict(zip(FASHION_CLASSES, CLASS_WORDS))   # "T-shirt/top" -> ("t-shirt", "t-shirts"), ...
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
                 "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
                 "nineteen", "twenty")

@@ -29,7 +29,7 @@ import numpy as np
 
 from course_lib.data import scene_captions
 from course_lib.data.embedded import FASHION_CLASSES
-from course_lib.data.scene_captions import CLASS_WORDS, describe, tokenize, vocabulary
+from course_lib.data.scene_captions import CLASS_NAME_WORDS, CLASS_WORDS, describe, tokenize, vocabulary
 from course_lib.data.source import DataError, Source, check_limit
 
 MASK_THRESHOLD = 16   # an item's mask: its pixels brighter than this (after scaling)
@@ -362,4 +362,4 @@ def _boxes(instances, classes, max_items):
 
 CLASS_NAMES = FASHION_CLASSES
 
-__all__ = ["fashion_scenes", "CLASS_NAMES", "CLASS_WORDS", "describe", "tokenize", "vocabulary", "MASK_THRESHOLD"]
+__all__ = ["fashion_scenes", "CLASS_NAMES", "CLASS_WORDS", "CLASS_NAME_WORDS", "describe", "tokenize", "vocabulary", "MASK_THRESHOLD"]
