@@ -15,7 +15,7 @@ import warnings
 from typing import Callable
 
 from course_lib import config
-from course_lib.data import embedded, files, real, synthetic
+from course_lib.data import embedded, files, real, scenes, synthetic
 from course_lib.data.source import Data, DataError, Source, check_limit
 
 SPLITS = ("train", "test")
@@ -129,6 +129,12 @@ def _load_shapes(req: Request) -> Data:
     return Data(x, y, source, req.entry.class_names, extras)
 
 
+def _load_scenes(req: Request) -> Data:
+    x, y, extras, source = scenes.fashion_scenes(req.split, req.count, seed=req.seed, profile=req.profile,
+                                                 require_real=req.require_real, **req.options)
+    return Data(x, y, source, req.entry.class_names, extras)
+
+
 def _load_toy(req: Request) -> Data:
     x, y, source = synthetic.toy2d(req.entry.name, req.split, req.count, seed=req.seed, **req.options)
     return Data(x, y, source, req.entry.class_names)
@@ -167,6 +173,11 @@ register(Entry("images", "embedded", "named photographs and textures from scikit
                "matplotlib (load('images', image='chelsea'))", _load_image))
 register(Entry("shapes", "synthetic", "scenes of coloured shapes with labels, masks, boxes and captions",
                _load_shapes, synthetic.SHAPE_CLASSES, sizes={"train": _sizes(200, 4000), "test": _sizes(50, 1000)}))
+register(Entry("fashion_scenes", "synthetic",
+               "real Fashion-MNIST items on a 64x64 canvas: class and instance masks, boxes, 5 captions per scene "
+               "(the test split uses only test images; options size, max_items, min_items, scales)",
+               _load_scenes, embedded.FASHION_CLASSES,
+               sizes={"train": _sizes(200, 5000, 20000), "test": _sizes(50, 1000, 5000)}))
 for _name in synthetic.TOY_SETS:
     register(Entry(_name, "synthetic", f"2-D toy set '{_name}': points and two classes", _load_toy, ["0", "1"],
                    sizes={"train": _sizes(200, 1000), "test": _sizes(100, 500)}))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 
-TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+TITLES = {"fashion_mnist": "Fashion-MNIST", "fashion_scenes": "Fashion-MNIST scenes", "mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 
 
 class DataError(ValueError):
