@@ -5,6 +5,8 @@
     history = cl.training.fit(model, x, y, epochs=4)          # Adam 1e-3, shuffled batches of 128
     probs = cl.training.predict(model, x_test)                # (N, classes), batched
     print(cl.training.accuracy(probs, y_test))
+    r = cl.training.run(lambda: cl.models.mlp((28, 28)), x, y, test=(x_test, y_test), epochs=2)
+    print(r.final["loss"], r.test_accuracy)                   # a model trained from seed 0
 
 `fit` feeds the model through `cl.data.batches` (the fastest input path of each backend),
 compiles it when it is not compiled yet or when told how (optimizer, learning rate, loss),
@@ -12,6 +14,9 @@ and can put an augmentation in front of it. Everything else is Keras' own ``fit`
 """
 
 from __future__ import annotations
+
+import dataclasses
+import time
 
 import numpy as np
 
@@ -125,4 +130,48 @@ def evaluate(model: keras.Model, x, y, batch_size: int = 512) -> float:
     return accuracy(predict(model, x, batch_size), y)
 
 
-__all__ = ["compile", "fit", "predict", "accuracy", "evaluate", "with_augmentation"]
+@dataclasses.dataclass
+class Run:
+    """One model trained from a seed: the model, Keras' ``History``, the test accuracy (``None``
+    without test data) and the training time in seconds."""
+
+    model: keras.Model
+    history: keras.callbacks.History
+    test_accuracy: float | None
+    seconds: float
+
+    @property
+    def final(self) -> dict:
+        """The last epoch's value of every logged metric (``run.final["loss"]``)."""
+        return {k: v[-1] for k, v in self.history.history.items()}
+
+
+def run(build, x, y, *, test=None, seed: int = 0, **fit_kwargs) -> Run:
+    """Build a model from `seed` and train it: the unit of the course's comparisons.
+
+    Every run of a comparison starts from the same seed (``keras.utils.set_random_seed``
+    before `build` draws the initial weights), sees the same batch order, and is scored on
+    the same test data, so the runs differ only in what the comparison changes.
+
+    Args:
+        build: a function of no arguments returning a new model, e.g.
+            ``lambda: cl.models.mlp((28, 28), hidden_units=(256, 128))``.
+        x, y: training data.
+        test: ``(x_test, y_test)`` to score the trained model on (accuracy), or ``None``.
+        seed: seed of the initial weights and of the batch order.
+        **fit_kwargs: passed to `fit` (epochs, optimizer, learning_rate, callbacks, augment, ...).
+
+    Example:
+        >>> r = run(lambda: cl.models.mlp((28, 28)), x, y, test=(x_test, y_test), epochs=2)  # doctest: +SKIP
+        >>> r.final["loss"], r.test_accuracy                                                # doctest: +SKIP
+    """
+    keras.utils.set_random_seed(seed)
+    model = build()
+    start = time.perf_counter()
+    history = fit(model, x, y, seed=seed, **fit_kwargs)
+    seconds = time.perf_counter() - start
+    acc = evaluate(model, *test) if test is not None else None
+    return Run(model, history, acc, seconds)
+
+
+__all__ = ["compile", "fit", "predict", "accuracy", "evaluate", "with_augmentation", "run", "Run"]

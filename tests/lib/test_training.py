@@ -99,3 +99,16 @@ def test_scale_images():
     assert cl.data.scale_images(np.zeros((1, 4, 4, 3), np.uint8)).shape == (1, 4, 4, 3)
     with pytest.raises(cl.data.DataError, match="expects uint8 pixels 0..255, got dtype float32"):
         cl.data.scale_images(out)
+
+
+def test_run_starts_every_model_from_the_same_seed():
+    x, y = separable()
+    build = lambda: cl.models.mlp((6,), hidden_units=(8,), num_classes=2)
+    a = cl.training.run(build, x, y, test=separable(seed=1), epochs=2, batch_size=32)
+    b = cl.training.run(build, x, y, test=separable(seed=1), epochs=2, batch_size=32)
+    c = cl.training.run(build, x, y, epochs=2, batch_size=32, seed=1)
+    for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-6)
+    assert a.final["loss"] == pytest.approx(b.final["loss"], rel=1e-6) and a.test_accuracy == b.test_accuracy
+    assert c.test_accuracy is None and not np.allclose(a.model.get_weights()[0], c.model.get_weights()[0])
+    assert a.seconds > 0 and set(a.final) == {"loss", "accuracy"}
