@@ -10,19 +10,14 @@ embedded substitute quietly, ``cpu``/``gpu`` use it with a loud warning, and
 from __future__ import annotations
 
 import dataclasses
-import sys
-import warnings
 from typing import Callable
 
 from course_lib import config
-from course_lib.data import embedded, files, real, scenes, synthetic
+from course_lib.data import embedded, fallback, scenes, synthetic
+from course_lib.data.fallback import SubstituteWarning
 from course_lib.data.source import Data, DataError, Source, check_limit
 
 SPLITS = ("train", "test")
-
-
-class SubstituteWarning(UserWarning):
-    """Raised as a warning when a stand-in replaces a real data set."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,43 +67,12 @@ def _sizes(smoke, cpu, gpu=None):
     return {"smoke": smoke, "cpu": cpu, "gpu": gpu or cpu}
 
 
-def _announce_substitute(name: str, why: str) -> None:
-    msg = (f"course_lib: REAL {name} NOT FOUND ({why}); using the embedded SUBSTITUTE. "
-           f"Results will not match the lecture. Fix: {real.env_hint(name)}.")
-    print("!" * 8 + " " + msg, file=sys.stderr)
-    warnings.warn(msg, SubstituteWarning, stacklevel=4)
-
-
-def _locate_real(name: str, split: str) -> tuple:
-    """(location or None, why not found): the search folders first, then Keras' download unless offline."""
-    location = real.find(name, split)
-    why = "searched " + real.search_report(name)
-    if location is None and files.offline():
-        why += "; COURSE_OFFLINE is set, no download tried"
-    elif location is None:
-        try:
-            real.download(name)
-            location = real.find(name, split)
-        except Exception as exc:  # no network: the substitute (or an error) follows
-            why += f"; download failed ({type(exc).__name__})"
-    return location, why
-
-
 def load_real(req: Request) -> Data:
     """A real data set where it can be found; else the substitute (quietly in smoke, loudly otherwise)."""
     entry = req.entry
-    if req.require_real or req.profile != "smoke":
-        location, why = _locate_real(entry.name, req.split)
-        if location is not None:
-            x, y, source = real.read(entry.name, location, req.split, **req.options)
-            return Data(x, y, source, entry.class_names)
-        if req.require_real:
-            raise DataError(f"real {entry.name} not found ({why}); {real.env_hint(entry.name)}, "
-                            f"or pass require_real=False to use the substitute")
-        _announce_substitute(entry.name, why)
-    count = req.n or entry.sizes[req.split][req.profile]
-    x, y, source = entry.substitute(req.split, count, seed=req.seed)
-    return Data(x, y, source, entry.class_names)
+    return fallback.real_or_substitute(entry.name, req.split, profile=req.profile, require_real=req.require_real,
+                                       substitute=entry.substitute, count=req.n or entry.sizes[req.split][req.profile],
+                                       class_names=entry.class_names, seed=req.seed, **req.options)
 
 
 def _load_digits(req: Request) -> Data:

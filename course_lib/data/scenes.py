@@ -27,8 +27,9 @@ from __future__ import annotations
 import functools
 import numpy as np
 
-from course_lib.data import scene_captions
-from course_lib.data.embedded import FASHION_CLASSES
+from course_lib import config
+from course_lib.data import fallback, scene_captions
+from course_lib.data.embedded import FASHION_CLASSES, fashion_substitute
 from course_lib.data.scene_captions import CLASS_NAME_WORDS, CLASS_WORDS, describe, tokenize, vocabulary
 from course_lib.data.source import DataError, Source, check_limit
 
@@ -39,6 +40,7 @@ TRIES = 25            # positions tried per item and round
 ROUNDS = 3            # new items (and scales) drawn before giving up on a slot
 CHUNK = 256           # scenes drawn from one random stream (so a scene does not depend on `n`)
 SPLITS = ("train", "test")
+SUBSTITUTE_ITEMS = {"train": 1000, "test": 250}   # drawn items where the real Fashion-MNIST is missing
 
 def fashion_scenes(split: str, n: int, seed: int = 0, size: int = 64, max_items: int = 4, min_items: int = 1,
                    scales=(0.6, 1.2), items=None, captions_per_scene: int = 5, profile: str | None = None,
@@ -157,9 +159,9 @@ def _check_arguments(split, n, seed, size, max_items, min_items, scales, caption
 def _items(items, split, profile, require_real):
     source = None
     if items is None:
-        from course_lib.data.registry import load   # here, not at the top: the registry imports this module
-
-        data = load("fashion_mnist", split, profile=profile, require_real=require_real)
+        data = fallback.real_or_substitute("fashion_mnist", split, profile=profile or config.current_profile(),
+                                           require_real=require_real, substitute=fashion_substitute,
+                                           count=SUBSTITUTE_ITEMS[split])
         images, labels, source = data.x, data.y, data.source
     else:
         got = items(split) if callable(items) else items
