@@ -18,7 +18,8 @@ from course_lib.config import PROFILES, Config, ProfileError, setup
 
 __version__ = "0.1.0"
 
-_LAZY = ("viz", "models", "layers", "callbacks", "optim", "schedules", "numerics", "autodiff", "runner", "cli")
+_LAZY = ("viz", "models", "layers", "callbacks", "optim", "schedules", "numerics", "autodiff", "runner", "cli",
+         "pretrained")
 
 
 def __getattr__(name):

