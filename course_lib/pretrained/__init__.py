@@ -55,10 +55,11 @@ def efficientnet_lite0(weights="imagenet", include_top=True, input_shape=(224, 2
     if weights == "imagenet" and include_top and classes != 1000:
         raise ValueError(f"the ImageNet classifier has 1000 classes, got classes={classes}; use include_top=False "
                          f"with pooling='avg' and put your own Dense({classes}) on top")
+    by_layer = imagenet_weights() if weights == "imagenet" else None   # first, so a missing package fails fast
     model = efficientnet_lite.build(include_top=include_top, input_shape=input_shape, pooling=pooling,
-                                    classes=classes, classifier_activation=classifier_activation)
-    if weights == "imagenet":
-        by_layer = imagenet_weights()
+                                    classes=classes, classifier_activation=classifier_activation,
+                                    random_init=weights is None)
+    if by_layer is not None:
         convert.check_fits(model, by_layer)
         for layer in model.layers:
             if layer.weights:

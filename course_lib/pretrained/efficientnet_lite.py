@@ -41,6 +41,10 @@ DROPOUT, DROP_CONNECT = 0.2, 0.2
 # The training pipeline of the Lite models: pixels in 0..255 become (pixel - MEAN) / STD.
 MEAN, STD = 127.0, 128.0
 DEFAULT_SIZE = 224
+# Initial kernels as in the TensorFlow reference (and keras.applications' EfficientNet): variance
+# scaling by fan-out. Dicts, so that every layer gets its own initializer instance.
+CONV_INIT = {"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
+DENSE_INIT = {"class_name": "VarianceScaling", "config": {"scale": 1 / 3, "mode": "fan_out", "distribution": "uniform"}}
 
 
 def blocks():
@@ -53,8 +57,9 @@ def blocks():
     return out
 
 
-def _conv_bn(x, filters, name, kernel=1, stride=1, activation=True):
-    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
+def _conv_bn(x, filters, name, init, kernel=1, stride=1, activation=True):
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, kernel_initializer=init,
+                      name=f"{name}_conv")(x)
     return _bn_act(x, name, activation)
 
 
@@ -65,15 +70,18 @@ def _bn_act(x, name, activation=True, bn_name=None):
     return x
 
 
-def _mbconv(x, name, kernel, stride, expand, f_in, f_out, drop_rate):
+def _mbconv(x, name, kernel, stride, expand, f_in, f_out, drop_rate, init):
     """Inverted residual: 1x1 expansion, depthwise kxk, 1x1 linear projection, identity shortcut."""
     inputs = x
     if expand != 1:
-        x = layers.Conv2D(f_in * expand, 1, padding="same", use_bias=False, name=f"{name}_expand_conv")(x)
+        x = layers.Conv2D(f_in * expand, 1, padding="same", use_bias=False, kernel_initializer=init,
+                          name=f"{name}_expand_conv")(x)
         x = _bn_act(x, f"{name}_expand")
-    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_dwconv")(x)
+    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, depthwise_initializer=init,
+                               name=f"{name}_dwconv")(x)
     x = _bn_act(x, name)
-    x = layers.Conv2D(f_out, 1, padding="same", use_bias=False, name=f"{name}_project_conv")(x)
+    x = layers.Conv2D(f_out, 1, padding="same", use_bias=False, kernel_initializer=init,
+                      name=f"{name}_project_conv")(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_project_bn")(x)
     if stride == 1 and f_in == f_out:
         if drop_rate > 0:  # stochastic depth: drops the whole residual branch of an example while training
@@ -83,7 +91,7 @@ def _mbconv(x, name, kernel, stride, expand, f_in, f_out, drop_rate):
 
 
 def build(include_top=True, input_shape=(DEFAULT_SIZE, DEFAULT_SIZE, 3), pooling=None, classes=1000,
-          classifier_activation="softmax", name="efficientnet_lite0"):
+          classifier_activation="softmax", name="efficientnet_lite0", random_init=True):
     """The EfficientNet-Lite0 architecture with fresh weights (see `course_lib.pretrained.efficientnet_lite0`).
 
     Args:
@@ -94,6 +102,10 @@ def build(include_top=True, input_shape=(DEFAULT_SIZE, DEFAULT_SIZE, 3), pooling
             ``"avg"`` or ``"max"`` (a 2-D feature vector of 1280).
         classes: outputs of the classifier.
         classifier_activation: ``"softmax"``, or ``None`` for logits.
+        random_init: draw the kernels at random, with the variance scaling of the reference
+            implementation (`CONV_INIT`, `DENSE_INIT`). ``False`` starts them at zero,
+            for weights that are loaded right after: much faster on JAX, which otherwise
+            compiles one random draw per kernel shape.
 
     Input shape: `(batch, H, W, 3)`, preprocessed by `preprocess`.
     Output shape: `(batch, classes)`; without the top `(batch, ceil(H/32), ceil(W/32), 1280)` or `(batch, 1280)`.
@@ -106,16 +118,18 @@ def build(include_top=True, input_shape=(DEFAULT_SIZE, DEFAULT_SIZE, 3), pooling
         raise ValueError(f"input_shape {input_shape} is too small: five stride-2 stages need at least 32x32 pixels")
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
+    init = CONV_INIT if random_init else "zeros"
     inputs = keras.Input(shape=input_shape, name="image")
-    x = _conv_bn(inputs, STEM_FILTERS, "stem", kernel=3, stride=2)
+    x = _conv_bn(inputs, STEM_FILTERS, "stem", init, kernel=3, stride=2)
     spec = blocks()
     for i, (block_name, kernel, stride, expand, f_in, f_out) in enumerate(spec):
-        x = _mbconv(x, block_name, kernel, stride, expand, f_in, f_out, DROP_CONNECT * i / len(spec))
-    x = _conv_bn(x, HEAD_FILTERS, "top")
+        x = _mbconv(x, block_name, kernel, stride, expand, f_in, f_out, DROP_CONNECT * i / len(spec), init)
+    x = _conv_bn(x, HEAD_FILTERS, "top", init)
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = layers.Dropout(DROPOUT, name="top_dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+        x = layers.Dense(classes, activation=classifier_activation, kernel_initializer=DENSE_INIT if random_init else "zeros",
+                         name="predictions")(x)
     elif pooling == "avg":
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     elif pooling == "max":

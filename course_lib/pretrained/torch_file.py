@@ -195,12 +195,17 @@ def _load_zip(path: pathlib.Path):
 def _load_legacy(path: pathlib.Path):
     where = str(path)
     with open(path, "rb") as f:
-        header = [_unpickle(_DataUnpickler(f, where), where) for _ in range(3)]
-        magic, protocol, sys_info = header
+        try:
+            magic = _DataUnpickler(f, where).load()
+        except Exception:
+            magic = None
         if magic != LEGACY_MAGIC:
-            raise TorchFileError(f"{where}: neither a zip archive nor a legacy .pth file (magic number {magic!r:.40})")
+            raise TorchFileError(f"{where}: neither a zip archive nor a legacy .pth file (it does not start with "
+                                 f"the legacy magic number); not a file written by torch.save")
+        protocol = _unpickle(_DataUnpickler(f, where), where)
         if protocol != LEGACY_PROTOCOL:
             raise TorchFileError(f"{where}: legacy .pth protocol {protocol!r}, expected {LEGACY_PROTOCOL}")
+        sys_info = _unpickle(_DataUnpickler(f, where), where)
         big_endian = isinstance(sys_info, dict) and sys_info.get("little_endian") is False
         storages: dict[str, _Storage] = {}
         views = []
