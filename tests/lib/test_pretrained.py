@@ -62,8 +62,8 @@ class _Pickler(pickle._Pickler):
 
 
 class _StorageRef:
-    def __init__(self, key, data: np.ndarray):
-        self.key, self.data = key, data
+    def __init__(self, key, data: np.ndarray, view_of=None, view_offset=0):
+        self.key, self.data, self.view_of, self.view_offset = key, data, view_of, view_offset
 
 
 class _TensorRef:
@@ -102,6 +102,10 @@ def _tensors(spec: dict) -> tuple[dict, list[_StorageRef]]:
 def write_pth(path, obj, storages, legacy=False):
     """Write `obj` (holding `_TensorRef`s) the way `torch.save` does: zip format, or the legacy one."""
     def storage_id(s):
+        if s.view_of is not None:   # a storage view, which only the legacy format (torch < 1.0) wrote
+            root = s.view_of
+            return ("storage", _Global("torch", STORAGE_NAMES[root.data.dtype]), root.key, "cpu", root.data.size,
+                    (s.key, s.view_offset, s.data.size))
         pid = ("storage", _Global("torch", STORAGE_NAMES[s.data.dtype]), s.key, "cpu", s.data.size)
         return pid + (None,) if legacy else pid
 
@@ -149,10 +153,15 @@ def _sample():
 def test_reader_reads_both_formats(tmp_path, legacy):
     spec, expected = _sample()
     refs, storages = _tensors(spec)
+    if legacy:   # a tensor on a storage view: elements 5..9 of the storage of `conv`
+        root = storages[0]
+        view = _StorageRef("view", root.data[5:10], view_of=root, view_offset=5)
+        refs["on_view"] = _TensorRef(view, 1, (2, 2), (2, 1))
+        expected["on_view"] = root.data[5:10][1:5].reshape(2, 2)
     path = tmp_path / "sample.pth"
     write_pth(path, refs, storages, legacy=legacy)
     got = torch_file.read_state_dict(path)
-    assert list(got) == list(spec)
+    assert list(got) == list(refs)
     for name, want in expected.items():
         assert got[name].dtype == want.dtype and got[name].shape == want.shape, name
         np.testing.assert_array_equal(got[name], want, err_msg=name)
@@ -272,6 +281,42 @@ def test_conversion_equals_every_source_tensor(lite0, source_tensors):
     assert lite0.count_params() == sum(t.size for n, t in source_tensors.items() if "num_batches" not in n) == 4_694_024
 
 
+def _numpy_conv_same(x, w, stride, depthwise=False):
+    """TensorFlow's "same" convolution of one (H, W, C) image with a PyTorch-layout kernel, in NumPy."""
+    kh, kw = w.shape[2:]
+    h, wd = x.shape[:2]
+    ph = max((-(-h // stride) - 1) * stride + kh - h, 0)
+    pw = max((-(-wd // stride) - 1) * stride + kw - wd, 0)
+    x = np.pad(x, ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))     # odd pixel at the bottom/right
+    patches = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(0, 1))[::stride, ::stride]
+    if depthwise:
+        return np.einsum("hwcij,cij->hwc", patches, w[:, 0])
+    return np.einsum("hwcij,ocij->hwo", patches, w)
+
+
+def test_forward_matches_a_numpy_reference_through_block2a(lite0, source_tensors):
+    """Stem, block 1a and block 2a (a stride-2 depthwise convolution) against NumPy on the source tensors."""
+    sd = {k: v.astype(np.float64) for k, v in source_tensors.items()}
+
+    def bn(x, p):
+        return (x - sd[f"{p}.running_mean"]) / np.sqrt(sd[f"{p}.running_var"] + 1e-3) * sd[f"{p}.weight"] + sd[f"{p}.bias"]
+
+    def relu6(x):
+        return np.clip(x, 0, 6)
+
+    image = cl.pretrained.preprocess(cl.data.image("chelsea")[0], size=224)
+    x = relu6(bn(_numpy_conv_same(image.astype(np.float64), sd["_conv_stem.weight"], 2), "_bn0"))
+    x = relu6(bn(_numpy_conv_same(x, sd["_blocks.0._depthwise_conv.weight"], 1, depthwise=True), "_blocks.0._bn1"))
+    x = bn(_numpy_conv_same(x, sd["_blocks.0._project_conv.weight"], 1), "_blocks.0._bn2")
+    x = relu6(bn(_numpy_conv_same(x, sd["_blocks.1._expand_conv.weight"], 1), "_blocks.1._bn0"))
+    x = relu6(bn(_numpy_conv_same(x, sd["_blocks.1._depthwise_conv.weight"], 2, depthwise=True), "_blocks.1._bn1"))
+    want = bn(_numpy_conv_same(x, sd["_blocks.1._project_conv.weight"], 1), "_blocks.1._bn2")
+    head = keras.Model(lite0.input, lite0.get_layer("block2a_project_bn").output)
+    got = head.predict(image[None], verbose=0)[0]
+    assert got.shape == want.shape == (56, 56, 24)
+    np.testing.assert_allclose(got, want, atol=2e-4 * np.abs(want).max())
+
+
 # top-1 of the bundled photographs, pinned (on TF and JAX alike: logits agree with PyTorch within 1e-5)
 PHOTOS = {"chelsea": "Egyptian cat", "coffee": "espresso", "motorcycle_left": "moped",
           "grace_hopper": "military uniform", "china": "palace"}
@@ -301,7 +346,7 @@ def test_second_call_loads_from_the_cache(lite0, cache, monkeypatch):
         "efficientnet_lite0.json", "efficientnet_lite0.lock", "efficientnet_lite0.npz"]
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "record"])
+@pytest.mark.parametrize("damage", ["flip", "truncate", "record", "replaced"])
 def test_corrupt_cache_is_converted_again_with_a_message(tmp_path, monkeypatch, damage):
     monkeypatch.setenv(storage.CACHE_ENV, str(tmp_path))
     first = weights.imagenet_weights()
@@ -312,8 +357,13 @@ def test_corrupt_cache_is_converted_again_with_a_message(tmp_path, monkeypatch, 
         npz.write_bytes(bytes(raw))
     elif damage == "truncate":
         npz.write_bytes(bytes(raw[: len(raw) // 3]))
-    else:
+    elif damage == "record":
         record.write_text("{not json")
+    else:   # a readable entry with other numbers in it: only the checksum tells
+        with np.load(npz) as f:
+            arrays = {k: f[k] for k in f.files}
+        arrays["predictions/1"] = np.zeros_like(arrays["predictions/1"])
+        np.savez(npz, **arrays)
     with pytest.warns(weights.CacheWarning, match=f"{re.escape(str(npz))} cannot be used.*converting them again"):
         second = weights.imagenet_weights()
     assert weights.last_load["how"] == "converted"
