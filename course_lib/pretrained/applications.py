@@ -52,7 +52,8 @@ MOBILENET_ROWS = (96, 128, 160, 192, 224)
 
 
 def keras_models_dirs() -> list[pathlib.Path]:
-    """Where Keras keeps downloaded weights: ``$KERAS_HOME/models``, else ``~/.keras/models``, then ``/tmp/.keras/models``."""
+    """Where Keras keeps downloaded weights: ``$KERAS_HOME/models``, else ``~/.keras/models``, then
+    ``/tmp/.keras/models`` (Keras' choice where the home folder is not writable)."""
     if os.environ.get("KERAS_HOME"):
         return [pathlib.Path(os.environ["KERAS_HOME"]).expanduser() / "models"]
     return [pathlib.Path.home() / ".keras" / "models", pathlib.Path("/tmp/.keras/models")]
@@ -102,7 +103,8 @@ def _missing(name: str, include_top: bool, input_shape) -> PretrainedError:
     app = NETWORKS[name]
     fname = weights_file(name, include_top, input_shape)
     folder = keras_models_dirs()[0]
-    why = "COURSE_OFFLINE is set, so nothing is downloaded" if files.offline() else "downloads happen only with download=True"
+    why = ("COURSE_OFFLINE is set, so nothing is downloaded" if files.offline()
+           else "downloads happen only with download=True")
     return PretrainedError(
         f"the ImageNet weights of {app.builder} are not in Keras' cache: {fname} is not in {folder} ({why}). "
         f"To get them, on a machine with network run once: python -c \"import keras; "

@@ -43,7 +43,8 @@ MEAN, STD = 127.0, 128.0
 DEFAULT_SIZE = 224
 # Initial kernels as in the TensorFlow reference (and keras.applications' EfficientNet): variance
 # scaling by fan-out. Dicts, so that every layer gets its own initializer instance.
-CONV_INIT = {"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
+CONV_INIT = {"class_name": "VarianceScaling",
+             "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
 DENSE_INIT = {"class_name": "VarianceScaling", "config": {"scale": 1 / 3, "mode": "fan_out", "distribution": "uniform"}}
 
 
@@ -128,8 +129,8 @@ def build(include_top=True, input_shape=(DEFAULT_SIZE, DEFAULT_SIZE, 3), pooling
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = layers.Dropout(DROPOUT, name="top_dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, kernel_initializer=DENSE_INIT if random_init else "zeros",
-                         name="predictions")(x)
+        dense_init = DENSE_INIT if random_init else "zeros"
+        x = layers.Dense(classes, activation=classifier_activation, kernel_initializer=dense_init, name="predictions")(x)
     elif pooling == "avg":
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     elif pooling == "max":

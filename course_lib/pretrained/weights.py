@@ -85,8 +85,9 @@ def cache_files() -> tuple[pathlib.Path, pathlib.Path]:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        env = storage.CACHE_ENV
         raise storage.StorageError(f"cache folder {folder} cannot be created ({exc.strerror}); set "
-                                   f"{storage.CACHE_ENV} to a writable folder, e.g. {storage.CACHE_ENV}=/tmp/course-cache") from exc
+                                   f"{env} to a writable folder, e.g. {env}=/tmp/course-cache") from exc
     return folder / f"{ENTRY}.npz", folder / f"{ENTRY}.json"
 
 
@@ -109,14 +110,14 @@ def _read_cache(npz: pathlib.Path, record: pathlib.Path) -> tuple[dict | None, s
         return None, f"{npz.name} is unreadable ({exc.strerror})", ""
     if digest != meta.get("sha256"):
         return None, f"{npz.name} has SHA-256 {digest[:16]}..., its record says {str(meta.get('sha256'))[:16]}...", ""
+    weights: dict[str, list] = {}
     try:
         with np.load(npz, allow_pickle=False) as f:
             flat = {k: f[k] for k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        for key in sorted(flat, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1]))):   # "layer/index"
+            weights.setdefault(key.rsplit("/", 1)[0], []).append(flat[key].astype(np.float32))
+    except (OSError, ValueError, IndexError, zipfile.BadZipFile) as exc:
         return None, f"{npz.name} cannot be read ({exc})", ""
-    weights: dict[str, list] = {}
-    for key in sorted(flat, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1]))):
-        weights.setdefault(key.rsplit("/", 1)[0], []).append(flat[key].astype(np.float32))
     return weights, "", meta.get("dtype", "float32")
 
 
@@ -135,7 +136,8 @@ def convert_source() -> dict[str, list[np.ndarray]]:
     path = _checked_source()
     state = torch_file.read_state_dict(path)
     if len(state) != SOURCE_TENSORS:
-        raise PretrainedError(f"{path}: holds {len(state)} tensors, expected {SOURCE_TENSORS}; reinstall it: {_install_hint()}")
+        raise PretrainedError(f"{path}: holds {len(state)} tensors, expected {SOURCE_TENSORS}; "
+                              f"reinstall it: {_install_hint()}")
     return convert.torch_to_keras(state)
 
 

@@ -113,8 +113,8 @@ def write_pth(path, obj, storages, legacy=False):
     _Pickler(buf, storage_id).dump(obj)
     if legacy:
         with open(path, "wb") as f:
-            for header in (torch_file.LEGACY_MAGIC, torch_file.LEGACY_PROTOCOL,
-                           {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+            sys_info = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}
+            for header in (torch_file.LEGACY_MAGIC, torch_file.LEGACY_PROTOCOL, sys_info):
                 pickle.dump(header, f, protocol=2)
             f.write(buf.getvalue())
             pickle.dump([s.key for s in storages], f, protocol=2)
@@ -177,8 +177,9 @@ def test_reader_agrees_with_torch(tmp_path, legacy):
     theirs = torch.load(tmp_path / "ours.pth", weights_only=True)
     for name, want in expected.items():
         np.testing.assert_array_equal(theirs[name].numpy(), want, err_msg=name)
-    torch.save({k: torch.from_numpy(np.array(v)) for k, v in expected.items()} | {"t": torch.from_numpy(expected["base"]).t()},
-               tmp_path / "torch.pth", _use_new_zipfile_serialization=not legacy)
+    tensors = {k: torch.from_numpy(np.array(v)) for k, v in expected.items()}
+    tensors["t"] = torch.from_numpy(expected["base"]).t()                      # saved with its strides
+    torch.save(tensors, tmp_path / "torch.pth", _use_new_zipfile_serialization=not legacy)
     got = torch_file.read_state_dict(tmp_path / "torch.pth")
     np.testing.assert_array_equal(got["t"], expected["base"].T)
     for name, want in expected.items():
@@ -281,6 +282,20 @@ def test_conversion_equals_every_source_tensor(lite0, source_tensors):
     assert lite0.count_params() == sum(t.size for n, t in source_tensors.items() if "num_batches" not in n) == 4_694_024
 
 
+# top-1 of the bundled photographs, pinned (on TF and JAX alike: logits agree with PyTorch within 1e-5)
+PHOTOS = {"chelsea": "Egyptian cat", "coffee": "espresso", "motorcycle_left": "moped",
+          "grace_hopper": "military uniform", "china": "palace"}
+
+
+@pytest.fixture(scope="module")
+def photo_outputs(lite0):
+    """Preprocessed photographs, the probabilities and block2a's output: one forward pass for two tests."""
+    images = np.stack([cl.pretrained.preprocess(cl.data.image(n)[0], size=224) for n in PHOTOS])
+    both = keras.Model(lite0.input, [lite0.output, lite0.get_layer("block2a_project_bn").output])
+    probs, block2a = both.predict(images, verbose=0)
+    return images, probs, block2a
+
+
 def _numpy_conv_same(x, w, stride, depthwise=False):
     """TensorFlow's "same" convolution of one (H, W, C) image with a PyTorch-layout kernel, in NumPy."""
     kh, kw = w.shape[2:]
@@ -294,7 +309,7 @@ def _numpy_conv_same(x, w, stride, depthwise=False):
     return np.einsum("hwcij,ocij->hwo", patches, w)
 
 
-def test_forward_matches_a_numpy_reference_through_block2a(lite0, source_tensors):
+def test_forward_matches_a_numpy_reference_through_block2a(photo_outputs, source_tensors):
     """Stem, block 1a and block 2a (a stride-2 depthwise convolution) against NumPy on the source tensors."""
     sd = {k: v.astype(np.float64) for k, v in source_tensors.items()}
 
@@ -304,27 +319,20 @@ def test_forward_matches_a_numpy_reference_through_block2a(lite0, source_tensors
     def relu6(x):
         return np.clip(x, 0, 6)
 
-    image = cl.pretrained.preprocess(cl.data.image("chelsea")[0], size=224)
+    images, _, block2a = photo_outputs
+    image, got = images[list(PHOTOS).index("chelsea")], block2a[list(PHOTOS).index("chelsea")]
     x = relu6(bn(_numpy_conv_same(image.astype(np.float64), sd["_conv_stem.weight"], 2), "_bn0"))
     x = relu6(bn(_numpy_conv_same(x, sd["_blocks.0._depthwise_conv.weight"], 1, depthwise=True), "_blocks.0._bn1"))
     x = bn(_numpy_conv_same(x, sd["_blocks.0._project_conv.weight"], 1), "_blocks.0._bn2")
     x = relu6(bn(_numpy_conv_same(x, sd["_blocks.1._expand_conv.weight"], 1), "_blocks.1._bn0"))
     x = relu6(bn(_numpy_conv_same(x, sd["_blocks.1._depthwise_conv.weight"], 2, depthwise=True), "_blocks.1._bn1"))
     want = bn(_numpy_conv_same(x, sd["_blocks.1._project_conv.weight"], 1), "_blocks.1._bn2")
-    head = keras.Model(lite0.input, lite0.get_layer("block2a_project_bn").output)
-    got = head.predict(image[None], verbose=0)[0]
     assert got.shape == want.shape == (56, 56, 24)
     np.testing.assert_allclose(got, want, atol=2e-4 * np.abs(want).max())
 
 
-# top-1 of the bundled photographs, pinned (on TF and JAX alike: logits agree with PyTorch within 1e-5)
-PHOTOS = {"chelsea": "Egyptian cat", "coffee": "espresso", "motorcycle_left": "moped",
-          "grace_hopper": "military uniform", "china": "palace"}
-
-
-def test_top1_of_bundled_photographs(lite0):
-    images = np.stack([cl.pretrained.preprocess(cl.data.image(n)[0], size=224) for n in PHOTOS])
-    probs = lite0.predict(images, verbose=0)
+def test_top1_of_bundled_photographs(photo_outputs):
+    _, probs, _ = photo_outputs
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
     top = cl.pretrained.decode(probs, top=3)
     assert {n: p[0].name for n, p in zip(PHOTOS, top)} == PHOTOS
@@ -398,7 +406,8 @@ def test_model_options_and_feature_maps(lite0):
     assert lite0.get_layer("block3b_add").output.shape == (None, 28, 28, 40)
     features = cl.pretrained.efficientnet_lite0(include_top=False, input_shape=(None, None, 3))
     assert features.output.shape == (None, None, None, 1280)
-    assert tuple(features.compute_output_shape((1, 225, 97, 3))) == (1, 8, 4, 1280)   # "same": ceil(225 / 32), ceil(97 / 32)
+    # "same" padding: ceil(225 / 32) x ceil(97 / 32)
+    assert tuple(features.compute_output_shape((1, 225, 97, 3))) == (1, 8, 4, 1280)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(features.get_layer("block4a_dwconv").kernel),
                                   keras.ops.convert_to_numpy(lite0.get_layer("block4a_dwconv").kernel))
 
@@ -466,7 +475,8 @@ def test_unwritable_cache_folder_names_the_variable(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv(storage.CACHE_ENV, str(blocker / "cache"))
-    with pytest.raises(storage.StorageError, match="a-file/cache cannot be created.*set COURSE_CACHE_DIR to a writable folder"):
+    with pytest.raises(storage.StorageError,
+                       match="a-file/cache cannot be created.*set COURSE_CACHE_DIR to a writable folder"):
         cl.pretrained.efficientnet_lite0()
 
 
@@ -501,7 +511,8 @@ def test_decode_needs_no_download(no_network):
 def test_class_names_are_checksummed(tmp_path, monkeypatch):
     names = cl.pretrained.class_names()
     assert len(names) == len(set(names)) == 1000
-    assert (names[0], names[281], names[282], names[967]) == ("tench, Tinca tinca", "tabby, tabby cat", "tiger cat", "espresso")
+    assert (names[0], names[281], names[282], names[967]) == (
+        "tench, Tinca tinca", "tabby, tabby cat", "tiger cat", "espresso")
     assert cl.pretrained.wordnet_ids()[:2] == ["n01440764", "n01443537"]
     shipped = imagenet._classes_path()
     assert hashlib.sha256(shipped.read_bytes()).hexdigest() == imagenet.CLASSES_SHA256
@@ -582,5 +593,6 @@ def test_application_without_its_file_says_how_to_get_it(keras_home, no_network)
 
 
 def test_unknown_network_lists_the_known_ones():
-    with pytest.raises(cl.pretrained.PretrainedError, match="unknown network 'vgg91'; known: vgg19, resnet50, mobilenet_v2"):
+    with pytest.raises(cl.pretrained.PretrainedError,
+                       match="unknown network 'vgg91'; known: vgg19, resnet50, mobilenet_v2"):
         cl.pretrained.application("vgg91")
