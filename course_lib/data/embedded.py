@@ -1,7 +1,7 @@
 """Data that ships with installed packages, and the substitutes built from it.
 
 - `digits`: scikit-learn's 8x8 handwritten digits (real, small, embedded).
-- `image(name)`: scikit-image's and scikit-learn's photographs and textures.
+- `image(name)`: the photographs and textures bundled with scikit-image, scikit-learn and matplotlib.
 - `fashion_substitute`: drawn clothing silhouettes with Fashion-MNIST's shapes, dtypes and 10 classes.
 - `mnist_substitute`: scikit-learn's digits enlarged to 28x28.
 - `cifar_substitute`: 32x32 colour crops of the embedded photographs, one source per class.
@@ -22,11 +22,46 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
-SKIMAGE_IMAGES = ("astronaut", "camera", "coffee", "chelsea", "brick", "grass", "gravel", "rocket",
-                  "coins", "moon", "page", "text", "clock", "hubble_deep_field", "immunohistochemistry",
-                  "colorwheel", "checkerboard")
+# Every image that scikit-image (>= 0.22) ships inside its wheel; the ones it fetches on first use
+# (eagle, lily, kidney, skin, brain, cells3d, ...) need a download and are not listed.
+SKIMAGE_IMAGES = ("astronaut", "camera", "coffee", "chelsea", "cat", "rocket", "retina", "hubble_deep_field",
+                  "immunohistochemistry", "motorcycle_left", "motorcycle_right",       # photographs
+                  "brick", "grass", "gravel",                                          # textures
+                  "coins", "moon", "page", "text", "clock", "cell", "microaneurysms",  # greyscale scenes and scans
+                  "horse", "logo", "colorwheel", "checkerboard", "shepp_logan_phantom")  # drawn and synthetic
 SKLEARN_IMAGES = ("china", "flower")
-IMAGE_NAMES = SKIMAGE_IMAGES + SKLEARN_IMAGES
+MATPLOTLIB_IMAGES = ("grace_hopper", "mri")
+IMAGE_NAMES = SKIMAGE_IMAGES + SKLEARN_IMAGES + MATPLOTLIB_IMAGES
+IMAGE_PACKAGES = {**dict.fromkeys(SKIMAGE_IMAGES, "scikit-image"), **dict.fromkeys(SKLEARN_IMAGES, "scikit-learn"),
+                  **dict.fromkeys(MATPLOTLIB_IMAGES, "matplotlib")}
+
+
+def _to_uint8_rgb_or_grey(arr: np.ndarray) -> np.ndarray:
+    """uint8, ``(H, W)`` or ``(H, W, 3)``: booleans become 0/255, floats in [0, 1] are scaled,
+    an alpha channel is composited onto white."""
+    if arr.dtype == bool:
+        return arr.astype(np.uint8) * 255
+    if np.issubdtype(arr.dtype, np.floating):
+        return np.clip(np.round(arr * 255), 0, 255).astype(np.uint8)
+    if arr.ndim == 3 and arr.shape[-1] == 4:
+        alpha = arr[..., 3:].astype(np.float32) / 255
+        rgb = arr[..., :3].astype(np.float32) * alpha + 255 * (1 - alpha)
+        return np.round(rgb).astype(np.uint8)
+    return arr
+
+
+def _matplotlib_image(name: str) -> np.ndarray:
+    from matplotlib import cbook
+
+    if name == "grace_hopper":   # a photograph of Rear Admiral Grace Hopper (Wikimedia Commons)
+        from PIL import Image
+
+        with cbook.get_sample_data("grace_hopper.jpg") as f:
+            return np.asarray(Image.open(f).convert("RGB"))
+    # mri: a 256x256 slice of a magnetic-resonance brain scan, 16-bit, as in matplotlib's mri demo
+    with cbook.get_sample_data("s1045.ima.gz") as f:
+        scan = np.frombuffer(f.read(), np.uint16).reshape(256, 256).astype(np.float64)
+    return np.round(scan / scan.max() * 255).astype(np.uint8)
 
 
 @functools.lru_cache(maxsize=None)
@@ -35,19 +70,23 @@ def _image(name: str) -> np.ndarray:
         from sklearn.datasets import load_sample_image
 
         return load_sample_image(f"{name}.jpg")
+    if name in MATPLOTLIB_IMAGES:
+        return _matplotlib_image(name)
     import skimage.data
 
-    return getattr(skimage.data, name)()
+    if name in ("motorcycle_left", "motorcycle_right"):
+        left, right, _disparity = skimage.data.stereo_motorcycle()
+        return left if name == "motorcycle_left" else right
+    return _to_uint8_rgb_or_grey(getattr(skimage.data, "chelsea" if name == "cat" else name)())
 
 
 def image(name: str) -> tuple[np.ndarray, Source]:
-    """A named photograph or texture as a uint8 array, ``(H, W)`` or ``(H, W, 3)``."""
+    """A named photograph or texture as a uint8 array, ``(H, W)`` or ``(H, W, 3)``; `IMAGE_NAMES` lists them."""
     if name not in IMAGE_NAMES:
         raise DataError(f"unknown image {name!r}; choose one of: {', '.join(IMAGE_NAMES)}")
-    pkg = "scikit-learn" if name in SKLEARN_IMAGES else "scikit-image"
     arr = _image(name).copy()
     arr.setflags(write=True)
-    return arr, Source(name, "embedded", f"{pkg} sample image '{name}'")
+    return arr, Source(name, "embedded", f"{IMAGE_PACKAGES[name]} sample image '{name}'")
 
 
 def _split_indices(n: int, split: str, test_fraction: float = 0.2, seed: int = 0):

@@ -40,11 +40,49 @@ def test_digits_split_is_disjoint_and_complete():
     assert sum(r.tobytes() in rows for r in test.x) < 10   # digits has a few duplicate images
 
 
-@pytest.mark.parametrize("name", ["chelsea", "camera", "china", "brick"])
-def test_named_images(name):
+# shape, mean and standard deviation of the pixels of every named image, as the packages ship them
+# (the JPEGs may decode a little differently with another libjpeg: hence 1.0 of slack)
+NAMED_IMAGES = {
+    "astronaut": ((512, 512, 3), 114.60, 81.23), "camera": ((512, 512), 129.06, 73.64),
+    "coffee": ((400, 600, 3), 98.62, 74.08), "chelsea": ((300, 451, 3), 115.31, 42.27),
+    "cat": ((300, 451, 3), 115.31, 42.27), "rocket": ((427, 640, 3), 65.28, 34.76),
+    "retina": ((1411, 1411, 3), 89.70, 76.59), "hubble_deep_field": ((872, 1000, 3), 19.15, 27.69),
+    "immunohistochemistry": ((512, 512, 3), 160.33, 53.28), "motorcycle_left": ((500, 741, 3), 107.70, 62.46),
+    "motorcycle_right": ((500, 741, 3), 104.61, 62.54), "brick": ((512, 512), 111.46, 26.05),
+    "grass": ((512, 512), 118.22, 38.59), "gravel": ((512, 512), 126.55, 38.72),
+    "coins": ((303, 384), 96.86, 52.88), "moon": ((512, 512), 112.17, 13.33),
+    "page": ((191, 384), 171.54, 56.81), "text": ((172, 448), 129.26, 22.92),
+    "clock": ((300, 400), 146.33, 20.91), "cell": ((660, 550), 67.96, 23.89),
+    "microaneurysms": ((102, 102), 99.34, 9.95), "horse": ((328, 400), 170.62, 119.99),
+    "logo": ((500, 500, 3), 181.41, 74.01), "colorwheel": ((370, 371, 3), 76.33, 89.66),
+    "checkerboard": ((200, 200), 127.50, 121.89), "shepp_logan_phantom": ((400, 400), 31.41, 54.53),
+    "china": ((427, 640, 3), 143.70, 86.34), "flower": ((427, 640, 3), 61.90, 61.39),
+    "grace_hopper": ((600, 512, 3), 80.45, 74.37), "mri": ((256, 256), 45.84, 65.83),
+}
+
+
+def test_every_named_image_is_listed_and_checked():
+    assert set(embedded.IMAGE_NAMES) == set(NAMED_IMAGES)
+
+
+@pytest.mark.parametrize("name", sorted(NAMED_IMAGES))
+def test_named_images(name, monkeypatch):
+    """Each image loads without network (skimage's download-on-demand images are not listed) and is the one named."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"image {name!r} tried to download")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
     data = cl.data.load("images", image=name)
-    assert data.x.dtype == np.uint8 and data.x.ndim in (2, 3) and data.y is None
-    assert data.source.kind == "embedded"
+    shape, mean, std = NAMED_IMAGES[name]
+    assert data.x.dtype == np.uint8 and data.x.shape == shape and data.y is None
+    assert abs(data.x.mean() - mean) < 1.0 and abs(data.x.std() - std) < 1.0
+    assert data.source.kind == "embedded" and embedded.IMAGE_PACKAGES[name] in data.source.origin
+
+
+def test_cat_is_chelsea():
+    np.testing.assert_array_equal(cl.data.image("cat")[0], cl.data.image("chelsea")[0])
 
 
 def test_unknown_image_lists_names():
