@@ -16,6 +16,7 @@ and can put an augmentation in front of it. Everything else is Keras' own ``fit`
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 
 import numpy as np
@@ -25,6 +26,18 @@ import keras
 from course_lib.data.pipeline import batches
 
 DEFAULT_LOSS = "sparse_categorical_crossentropy"
+
+
+class _NewModelRetracing(logging.Filter):
+    """TensorFlow warns that "N out of the last M calls ... triggered tf.function retracing" when
+    a comparison predicts with several freshly built models in turn: each model traces its own
+    predict function once, which is expected and cheap here, so the warning would only mislead."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_NewModelRetracing())
 
 
 def _optimizer(optimizer, learning_rate):
