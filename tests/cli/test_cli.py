@@ -140,3 +140,27 @@ def test_data_check_unknown_and_generated(capsys):
 def test_python_dash_m_works_like_course():
     out = subprocess.run([sys.executable, "-m", "course_lib", "--help"], capture_output=True, text=True, check=True)
     assert "doctor" in out.stdout and "run" in out.stdout
+
+
+def test_run_kernel_over_ipc_prints_no_tcp_warning(tmp_path):
+    """The kernels of `course run` use IPC sockets in a private folder that goes away after the run."""
+    nb = make_notebook(tmp_path / "tiny.ipynb", "print(6 * 7)")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    out = subprocess.run([sys.executable, "-m", "course_lib", "run", str(nb), "--no-progress"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "tiny.ipynb" in out.stdout and "ok" in out.stdout
+    assert "TCP" not in out.stderr and "encryption" not in out.stderr, out.stderr
+    assert not list(scratch.glob("course-kernel-*")), "the folder of the kernel's sockets was left behind"
+
+
+def test_kernel_transport_is_ipc_in_a_private_folder():
+    with runner.kernel_transport() as config:
+        if os.name == "nt":
+            pytest.skip("Windows has no IPC transport; kernels stay on TCP")
+        folder = os.path.dirname(config.KernelManager.ip)
+        assert config.KernelManager.transport == "ipc"
+        assert os.stat(folder).st_mode & 0o777 == 0o700
+    assert not os.path.exists(folder)
