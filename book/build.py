@@ -71,14 +71,22 @@ def assignment_paths(folder: os.PathLike = ROOT / "assignments" / "release") -> 
     return out
 
 
-def _read(path: pathlib.Path) -> dict:
+def _load(path: pathlib.Path) -> dict:
+    """The notebook's JSON, or a `BookError` saying why not (without the path)."""
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BookError(f"{path}: cannot read the notebook ({exc})") from exc
+        raise BookError(f"cannot read the notebook ({exc})") from exc
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise BookError(f"{path}: not a Jupyter notebook (no list of cells)")
+        raise BookError("not a Jupyter notebook (no list of cells)")
     return nb
+
+
+def _read(path: pathlib.Path) -> dict:
+    try:
+        return _load(path)
+    except BookError as exc:
+        raise BookError(f"{path}: {exc}") from exc
 
 
 def _text(value) -> str:
@@ -118,9 +126,9 @@ def setup_line(nb: dict) -> str:
 def check_lecture(path: pathlib.Path) -> list[str]:
     """Why `path` cannot go into the book as it is; [] when it can."""
     try:
-        nb = _read(path)
+        nb = _load(path)
     except BookError as exc:
-        return [str(exc).split(": ", 1)[1]]
+        return [str(exc)]
     code = [(i, c) for i, c in enumerate(nb["cells"]) if c.get("cell_type") == "code"]
     problems = []
     if code and not any(c.get("outputs") for _, c in code):
@@ -256,7 +264,7 @@ def _index_page(notebooks: list[Notebook], reference: list[str]) -> str:
               "{doc}`reference`.", ""]
     for caption, docs in (("Lectures", [n.docname for n in lectures]),
                           ("Assignments", [n.docname for n in assignments]),
-                          ("Library reference", ["reference"])):
+                          ("Reference", ["reference"])):
         if docs:
             lines += ["```{toctree}", f":caption: {caption}", ":hidden:", ":maxdepth: 1", "", *docs, "```", ""]
     return "\n".join(lines)
