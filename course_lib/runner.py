@@ -139,24 +139,24 @@ def _describe_failure(nb, index: int, exc) -> str:
 def kernel_transport():
     """Kernel configuration for nbclient: IPC (Unix sockets in a private temporary folder)
     where the platform has it, so the kernel's traffic never goes over TCP; yields a traitlets
-    `Config`. On Windows, or where the folder's path is too long for a socket, the kernel
-    stays on TCP as jupyter_client starts it by default (and ipykernel says so)."""
+    `Config`. On Windows, or where no temporary folder has a path short enough for a socket
+    (about 100 bytes), the kernel stays on TCP as jupyter_client starts it by default."""
     from traitlets.config import Config
 
     config = Config()
-    if os.name == "nt":
-        yield config
-        return
-    folder = tempfile.mkdtemp(prefix="course-kernel-")
+    folder = None
+    if os.name != "nt":
+        for parent in dict.fromkeys([tempfile.gettempdir(), "/tmp"]):
+            if len(os.path.join(parent, "course-kernel-12345678", "k")) <= 96 and os.access(parent, os.W_OK):
+                folder = tempfile.mkdtemp(prefix="course-kernel-", dir=parent)   # mode 0700
+                config.KernelManager.transport = "ipc"
+                config.KernelManager.ip = os.path.join(folder, "k")
+                break
     try:
-        os.chmod(folder, 0o700)
-        prefix = os.path.join(folder, "k")
-        if len(prefix) + 4 <= 100:         # sockaddr_un holds about 104-108 bytes
-            config.KernelManager.transport = "ipc"
-            config.KernelManager.ip = prefix
         yield config
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def execute(path: pathlib.Path, timeout: int = 600, progress: bool = True):
