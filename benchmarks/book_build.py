@@ -3,8 +3,8 @@
 Prints one JSON line: seconds, Sphinx processes, lectures, assignments, pages, the book's
 size in MB, and the CPU count. Built into a temporary folder, so build/site is left alone.
 
-    python benchmarks/book_build.py            # 2 Sphinx processes, as `make site`
-    python benchmarks/book_build.py --jobs 1
+    python benchmarks/book_build.py            # 1 Sphinx process, as `make site`
+    python benchmarks/book_build.py --jobs 2
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from book import build  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

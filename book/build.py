@@ -331,7 +331,7 @@ def _publish(html: pathlib.Path, out: pathlib.Path) -> None:
 
 
 def build(out: os.PathLike = ROOT / "build" / "site", *, lectures=None, assignments=None,
-          mathjax: os.PathLike | None = None, jobs: int = 2, quiet: bool = True) -> pathlib.Path:
+          mathjax: os.PathLike | None = None, jobs: int = 1, quiet: bool = True) -> pathlib.Path:
     """Check the notebooks, build the book in a temporary folder, then move it to `out`.
 
     Args:
@@ -339,7 +339,7 @@ def build(out: os.PathLike = ROOT / "build" / "site", *, lectures=None, assignme
         lectures: lecture notebooks (default: ``notebooks/NN_*.ipynb`` in order).
         assignments: student notebooks (default: ``assignments/release/*/*.ipynb``).
         mathjax: MathJax 3's ``es5`` folder (default: see `find_mathjax`).
-        jobs: Sphinx processes.
+        jobs: Sphinx processes (1 is fastest for this book: each worker would import the library again).
         quiet: show only Sphinx's warnings and errors.
 
     Returns:
@@ -379,7 +379,7 @@ def main(argv=None) -> int:
     parser.add_argument("--lectures", nargs="*", help="lecture notebooks (default notebooks/NN_*.ipynb)")
     parser.add_argument("--assignments", nargs="*", help="student notebooks (default assignments/release/*)")
     parser.add_argument("--mathjax", help=f"MathJax 3 es5 folder (default ${MATHJAX_ENV}, else the one in the venv)")
-    parser.add_argument("--jobs", type=int, default=2, help="Sphinx processes (default 2)")
+    parser.add_argument("--jobs", type=int, default=1, help="Sphinx processes (default 1)")
     parser.add_argument("--verbose", action="store_true", help="show all of Sphinx's messages")
     args = parser.parse_args(argv)
     start = time.perf_counter()
