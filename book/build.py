@@ -210,11 +210,9 @@ def _copy_mathjax(es5: pathlib.Path, target: pathlib.Path) -> None:
 # --------------------------------------------------------------------------- pages
 
 def _public_modules(package: str = "course_lib") -> dict[str, list[str]]:
-    """Top-level modules and subpackages of `package` -> their public submodules (found without importing)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec(package)
-    folder = pathlib.Path(spec.origin).parent
+    """Top-level modules and subpackages of `package` (in this checkout) -> their public submodules,
+    found without importing anything (``course_lib.__main__`` would run the command)."""
+    folder = ROOT / package
     groups = {}
     for info in pkgutil.iter_modules([str(folder)]):
         if info.name.startswith("_"):
