@@ -35,6 +35,7 @@ MATHJAX_ENV = "COURSE_MATHJAX"
 MATHJAX_ENTRY = "tex-mml-chtml.js"
 SETUP_LINE = re.compile(r"course_lib setup: profile=(\w+) backend=(\w+) device=(\S+)[^\n]*")
 LECTURE_NAME = re.compile(r"\d\d_[A-Za-z0-9_]+\.ipynb")
+NBVAL_MARKER = re.compile(r"^[ \t]*# NBVAL_[A-Z_]+[ \t]*(\n|$)", re.M)
 # The sources of the book in book/ that are copied as they are (build.py itself is not).
 STATIC_SOURCES = ("conf.py", "_ext", "_static", "reference.md")
 
@@ -286,6 +287,9 @@ def stage(notebooks: list[Notebook], src: pathlib.Path, mathjax: pathlib.Path) -
         nb = _read(n.path)
         # Code cells carry no kernelspec in the committed notebooks; tell Pygments the language.
         nb.setdefault("metadata", {}).setdefault("language_info", {"name": "python", "pygments_lexer": "ipython3"})
+        for cell in nb["cells"]:      # nbval's markers are for the tests, not for readers
+            if cell.get("cell_type") == "code":
+                cell["source"] = NBVAL_MARKER.sub("", _text(cell.get("source")))
         target = src / f"{n.docname}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")

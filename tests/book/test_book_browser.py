@@ -187,6 +187,8 @@ def test_download_link_serves_the_committed_notebook(book):
     committed = (ROOT / "notebooks" / "02_backprop.ipynb").read_bytes()
     assert (book / "_notebooks" / "lectures" / "02_backprop.ipynb").read_bytes() == committed
     assert "http://localhost:8888/lab/tree/notebooks/02_backprop.ipynb" in page
+    # nbval's markers are in the notebook, not on the page
+    assert b"# NBVAL_CHECK_OUTPUT" in committed and "NBVAL_" not in page
 
 
 def test_each_lecture_page_shows_its_profile_line(book):
