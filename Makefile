@@ -80,10 +80,11 @@ lab: $(VENV)/.installed                ## JupyterLab on the notebooks, with the 
 site: $(VENV)/.installed-site mathjax  ## the course as a static book in build/site (open build/site/index.html)
 	$(PY) -m book.build --out $(SITE)
 
-bench: $(VENV)/.installed-dev          ## benchmarks: one JSON line each
+bench: $(VENV)/.installed-dev mathjax-if-npm  ## benchmarks: one JSON line each
 	$(PY) benchmarks/notebook_times.py --profile smoke
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/grading.py
+	$(PY) benchmarks/book_build.py
 
 clean:
 	rm -rf build dist *.egg-info

@@ -29,7 +29,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        out = build.build(pathlib.Path(tmp) / "site", jobs=args.jobs)
+        try:
+            out = build.build(pathlib.Path(tmp) / "site", jobs=args.jobs)
+        except build.BookError as exc:
+            print(json.dumps({"benchmark": "book_build", "skipped": str(exc)}))
+            return
         seconds = time.perf_counter() - start
         pages = sum(1 for _ in out.rglob("*.html"))
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
