@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 import nbformat
 import pytest
@@ -140,3 +141,30 @@ def test_data_check_unknown_and_generated(capsys):
 def test_python_dash_m_works_like_course():
     out = subprocess.run([sys.executable, "-m", "course_lib", "--help"], capture_output=True, text=True, check=True)
     assert "doctor" in out.stdout and "run" in out.stdout
+
+
+def test_run_kernel_over_ipc_prints_no_tcp_warning(tmp_path):
+    """The kernels of `course run` use IPC sockets in a private folder that goes away after the run."""
+    nb = make_notebook(tmp_path / "tiny.ipynb", "print(6 * 7)")
+    with tempfile.TemporaryDirectory(prefix="ipc-", dir="/tmp" if os.path.isdir("/tmp") else None) as scratch:
+        env = {**os.environ, "TMPDIR": scratch}
+        out = subprocess.run([sys.executable, "-m", "course_lib", "run", str(nb), "--no-progress"],
+                             capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "tiny.ipynb" in out.stdout and "ok" in out.stdout
+        assert "TCP" not in out.stderr and "encryption" not in out.stderr, out.stderr
+        assert not os.listdir(scratch), "the folder of the kernel's sockets was left behind"
+
+
+def test_kernel_transport_is_ipc_in_a_private_folder(monkeypatch, tmp_path):
+    if os.name == "nt":
+        pytest.skip("Windows has no IPC transport; kernels stay on TCP")
+    long = tmp_path / ("long" * 30)              # too long a path for a socket: /tmp instead
+    long.mkdir()
+    monkeypatch.setenv("TMPDIR", str(long))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    with runner.kernel_transport() as config:
+        folder = os.path.dirname(config.KernelManager.ip)
+        assert config.KernelManager.transport == "ipc" and folder.startswith("/tmp/course-kernel-")
+        assert os.stat(folder).st_mode & 0o777 == 0o700
+    assert not os.path.exists(folder)
