@@ -4,7 +4,7 @@
     course run [NB ...] [--profile P] [--out DIR] [--inplace] [--timeout S]
     course doctor                         versions, backend, devices, data, cache
     course data list | check [NAME ...] | path NAME
-    course cache list | clear [NAME]      the trained-model cache (cl.zoo)
+    course cache list | clear [NAME] | export [DIR]   the model cache (cl.zoo, cl.pretrained)
     course release NAME                   write the student version of an assignment
     course grade NAME SUBMISSIONS --out grades.csv [--jobs N] [--profile smoke|cpu]
 """
@@ -139,6 +139,13 @@ def cmd_data(args) -> int:
 def cmd_cache(args) -> int:
     from course_lib import storage, zoo
 
+    if args.action == "export":
+        from course_lib.pretrained import weights
+
+        target = weights.export(args.name or ".cache", args.dtype)
+        print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB, {args.dtype}); "
+              f"COURSE_CACHE_DIR={target.parent.parent} uses it without the weights package")
+        return 0
     if args.action == "clear":
         try:
             removed = zoo.clear(args.name)
@@ -156,6 +163,9 @@ def cmd_cache(args) -> int:
         print(f"  {e.get('name', '?'):<22} {e.get('profile', '?'):<6} test acc {acc:>7}  "
               f"{e['size_bytes'] / 1e6:6.1f} MB  trained {e.get('created', '?')} "
               f"({e.get('train_seconds', '?')} s, Keras {e.get('keras', '?')})")
+    converted = sorted((storage.cache_dir(create=False) / "pretrained").glob("*.npz"))
+    for npz in converted:
+        print(f"  {npz.stem:<22} pretrained weights, {npz.stat().st_size / 1e6:6.1f} MB  ({npz})")
     known = ", ".join(zoo.names())
     print(f"models the cache can train: {known}")
     return 0
@@ -186,9 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", help="data set names (default: all real ones)")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("cache", help="the trained-model cache: list entries, clear them")
-    p.add_argument("action", choices=("list", "clear"))
-    p.add_argument("name", nargs="?", help="clear only this model (default: all)")
+    p = sub.add_parser("cache", help="the trained-model cache: list entries, clear them, export pretrained weights")
+    p.add_argument("action", choices=("list", "clear", "export"))
+    p.add_argument("name", nargs="?", help="clear: only this model (default: all); export: the cache folder to write "
+                                           "(default .cache)")
+    p.add_argument("--dtype", default="float16", choices=("float16", "float32"),
+                   help="export: precision of the copied EfficientNet-Lite0 weights (float16 halves the size)")
     p.set_defaults(func=cmd_cache)
 
     from course_lib.grading.cli import add_subcommands

@@ -135,3 +135,15 @@ def test_cli_lists_and_clears(cache, in_process):
     assert main(["cache", "clear", "tiny_digits"]) == 0
     assert not (cache / "models" / "tiny_digits").exists()
     assert zoo.entries() == []
+
+
+def test_cli_exports_the_pretrained_weights_and_lists_them(cache, tmp_path, capsys):
+    from course_lib.cli import main
+
+    target = tmp_path / "carry"
+    assert main(["cache", "export", str(target), "--dtype", "float16"]) == 0
+    npz = target / "pretrained" / "efficientnet_lite0.npz"
+    assert npz.is_file() and 5e6 < npz.stat().st_size < 12e6      # about half of the 19 MB float32 copy
+    capsys.readouterr()
+    assert main(["cache", "list"]) == 0
+    assert "efficientnet_lite0" in capsys.readouterr().out
