@@ -14,6 +14,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
 
 from course_lib import data
+from course_lib.claims import claim
 from course_lib.config import PROFILES, Config, ProfileError, setup
 
 __version__ = "0.1.0"
@@ -28,4 +29,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'course_lib' has no attribute {name!r}")
 
 
-__all__ = ["setup", "Config", "PROFILES", "ProfileError", "data", *_LAZY]
+__all__ = ["setup", "claim", "Config", "PROFILES", "ProfileError", "data", *_LAZY]

@@ -79,3 +79,12 @@ def test_checked_cells_have_outputs(nb):
     assert checked, "each notebook checks at least one deterministic cell with # NBVAL_CHECK_OUTPUT"
     for cell in checked:
         assert cell["outputs"], f"a checked cell has no stored output:\n{src(cell)[:200]}"
+
+
+def test_no_committed_claim_failed(nb):
+    """cl.claim prints 'claim: ...: DID NOT HOLD' when a run contradicts its prose."""
+    for i, cell in enumerate(code_cells(nb)):
+        for o in cell["outputs"]:
+            text = "".join(o.get("text", "")) if o["output_type"] == "stream" else ""
+            failed = [line for line in text.splitlines() if line.startswith("claim: ") and ": DID NOT HOLD" in line]
+            assert not failed, f"code cell {i}: a claim of the prose did not hold in this run: {failed}"
