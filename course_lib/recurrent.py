@@ -18,6 +18,7 @@ can run with the same weights.
 - `state_gradient_norms`: ‖∂(u·h_T)/∂h_t‖ for any Keras recurrent cell, by automatic
   differentiation (`course_lib.autodiff`), for the LSTM and GRU whose backward pass is not written out here.
 - `clip_by_global_norm`: gradient clipping (Pascanu et al., 2013).
+- `run_free`: generation, a next-step model fed its own outputs.
 """
 
 from __future__ import annotations
@@ -336,6 +337,33 @@ def clip_by_global_norm(grads: dict, max_norm: float):
     return {k: np.asarray(g) * scale for k, g in grads.items()}, norm
 
 
+def run_free(model, prompt, steps: int, batch_size: int = 512) -> np.ndarray:
+    """Generate by feeding a next-step model its own predictions.
+
+    Args:
+        model: maps windows ``(batch, L, F)`` to the next step ``(batch, F)`` (or ``(batch,)`` for F = 1).
+        prompt: ``(batch, L, F)`` the first window of each sequence (true data).
+        steps: how many steps to generate.
+
+    Returns:
+        ``(batch, steps, F)``: each step predicted from the window of the last L values, the
+        newest of which are the model's own earlier predictions.
+    """
+    from course_lib import training
+
+    window = np.array(prompt, np.float32)
+    if window.ndim != 3:
+        raise ValueError(f"prompt must be (batch, L, F), got shape {window.shape}; add a feature axis with prompt[..., None]")
+    out = np.empty((len(window), steps, window.shape[2]), np.float32)
+    for k in range(steps):
+        nxt = training.predict(model, window, batch_size).reshape(len(window), -1)
+        if nxt.shape[1] != window.shape[2]:
+            raise ValueError(f"the model predicts {nxt.shape[1]} features per step, the prompt has {window.shape[2]}")
+        out[:, k] = nxt
+        window = np.concatenate([window[:, 1:], nxt[:, None]], 1)
+    return out
+
+
 def spectral_radius(matrix) -> float:
     """Largest modulus of the eigenvalues of a square matrix."""
     return float(np.max(np.abs(np.linalg.eigvals(np.asarray(matrix, np.float64)))))
@@ -351,5 +379,5 @@ def with_spectral_radius(matrix, radius: float) -> np.ndarray:
 
 
 __all__ = ["rnn_forward", "rnn_backward", "lstm_forward", "gru_forward", "init_params", "from_keras", "to_keras",
-           "state_gradient_norms", "clip_by_global_norm", "spectral_radius", "with_spectral_radius", "GATES",
+           "state_gradient_norms", "clip_by_global_norm", "run_free", "spectral_radius", "with_spectral_radius", "GATES",
            "ACTIVATIONS"]

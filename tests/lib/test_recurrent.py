@@ -132,3 +132,13 @@ def test_bad_inputs_are_named():
         recurrent.from_keras(keras.layers.Dense(3))
     with pytest.raises(ValueError, match="kind must be one of"):
         recurrent.init_params("rnn", 4, 5)
+
+
+def test_run_free_feeds_back_its_own_predictions():
+    """A 'model' that predicts the mean of the window: run free from [1, 2, 3] it gives 2, 7/3, 22/9, ..."""
+    inputs = keras.Input((3, 1))
+    model = keras.Model(inputs, keras.ops.mean(inputs, axis=1))
+    out = recurrent.run_free(model, np.array([[[1.0], [2.0], [3.0]]]), steps=3)
+    np.testing.assert_allclose(out[0, :, 0], [2.0, 7 / 3, 22 / 9], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"prompt must be \(batch, L, F\), got shape \(1, 3\)"):
+        recurrent.run_free(model, np.zeros((1, 3)), steps=1)
