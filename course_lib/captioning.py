@@ -344,5 +344,63 @@ def attention_hit_rate(words, weights, boxes, centres) -> HitRate:
     return HitRate(hits, total, wrong, float(np.mean(uniform)) if uniform else float("nan"))
 
 
-__all__ = ["Vocabulary", "TeacherForcing", "teacher_forcing", "fit", "next_token_function", "generate", "bleu",
+def item_areas(instances, max_items: int) -> np.ndarray:
+    """``(images, max_items)`` visible pixels of each item, from the scenes' instance masks (``extras["instances"]``)."""
+    instances = np.asarray(instances)
+    return np.stack([(instances == k + 1).sum((1, 2)) for k in range(max_items)], 1)
+
+
+def caption_faults(caption: str, boxes, areas, size: int) -> list[str]:
+    """What is wrong with a generated caption of one scene, as far as the grammar can tell.
+
+    Two faults are detected: an item word naming a class that is not in the scene
+    (``"wrong item: coat"``), and a relation sentence ("A to the left of B", "A above B", ...)
+    about items that are there but that the scene's boxes do not support (``"wrong relation"``).
+
+    Args:
+        caption: the generated sentence.
+        boxes: ``(max_items, 5)`` the scene's rows ``[class, y0, x0, y1, x1]`` (-1 padding).
+        areas: ``(max_items,)`` visible pixels of each item (`item_areas`).
+        size: side of the canvas.
+
+    Returns:
+        The faults found (empty: none found; the caption may still be wrong in ways not checked).
+    """
+    boxes = np.asarray(boxes)
+    keep = boxes[:, 0] >= 0
+    classes = boxes[keep, 0].astype(int)
+    words = scene_captions.tokenize(caption)
+    faults = [f"wrong item: {w}" for w in words if w in ITEM_WORDS and ITEM_WORDS[w] not in classes]
+    if not faults and any(f" {r} " in f" {caption} " for r in scene_captions.RELATIONS):
+        true = scene_captions.candidates(classes, boxes[keep, 1:], np.asarray(areas)[keep], size).get("relation", [])
+        if caption not in true:
+            faults.append("wrong relation")
+    return faults
+
+
+def word_attention(attention, captions, vocab: Vocabulary, features, length: int):
+    """The attention weights that produced each word of generated captions.
+
+    Args:
+        attention: `course_lib.models.attention_model` of a trained captioner.
+        captions: one generated caption per row of `features`.
+        vocab: the `Vocabulary`.
+        features: the encoder's output for the same images.
+        length: the decoder's sequence length.
+
+    Returns:
+        ``(words, weights)``: per caption, its words and a ``(len(words), cells)`` array: the
+        weights at the position that predicted each word.
+    """
+    inputs = np.zeros((len(captions), length), np.int32)
+    words = []
+    for i, caption in enumerate(captions):
+        ids = [START, *vocab.encode(caption)][:length]
+        inputs[i, :len(ids)] = ids
+        words.append([vocab.tokens[t] for t in ids[1:]])
+    _, weights = attention.predict([features, inputs], batch_size=512, verbose=0)
+    return words, [np.asarray(weights[i, :len(w)]) for i, w in enumerate(words)]
+
+
+__all__ = ["item_areas", "caption_faults", "word_attention", "Vocabulary", "TeacherForcing", "teacher_forcing", "fit", "next_token_function", "generate", "bleu",
            "attention_hit_rate", "HitRate", "ITEM_WORDS", "PAD", "UNK", "START", "END", "SPECIALS"]

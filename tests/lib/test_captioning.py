@@ -167,3 +167,17 @@ def test_captioner_bad_arguments():
     model = cl.models.captioner(len(vocab), (2, 2, 3), length=tf.length, units=8)
     with pytest.raises(ValueError, match="refer to image 127, but features has only 4 rows"):
         captioning.fit(model, features[:4], tf)
+
+
+def test_caption_faults_find_wrong_items_and_wrong_relations():
+    # a bag (class 8) on the left, a coat (class 4) on the right of a 64 x 64 canvas
+    boxes = np.array([[8, 20, 2, 44, 22], [4, 20, 40, 44, 62], [-1] * 5], "float32")
+    areas = np.array([300, 300, 0])
+    assert captioning.caption_faults("a bag to the left of a coat", boxes, areas, 64) == []
+    assert captioning.caption_faults("a bag to the right of a coat", boxes, areas, 64) == ["wrong relation"]
+    assert captioning.caption_faults("a sandal and a coat", boxes, areas, 64) == ["wrong item: sandal"]
+    assert captioning.caption_faults("a bag and a coat", boxes, areas, 64) == []
+    instances = np.zeros((1, 4, 4), np.uint8)
+    instances[0, :2] = 1
+    instances[0, 3, 3] = 2
+    np.testing.assert_array_equal(captioning.item_areas(instances, 3), [[8, 1, 0]])
