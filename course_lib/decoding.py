@@ -11,8 +11,9 @@ so they work for any decoder (a captioner, a language model, a hand-made table i
 
 Greedy decoding takes the most probable token at every step. Beam search keeps the
 `beam_width` most probable prefixes at every step, so a sequence whose first token is not
-the single most probable one can still win; its result is never less probable than the
-greedy one's by more than what the pruning loses, and with a wide enough beam it is the most
+the single most probable one can still win. It usually finds more probable sequences than
+greedy decoding, but not always (greedy's prefix can be pruned in favour of prefixes that
+end worse); with a beam as wide as the number of possible prefixes it finds the most
 probable sequence.
 """
 
