@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 
 _LAZY = ("viz", "models", "layers", "callbacks", "training", "zoo", "pretrained", "optim", "schedules", "numerics",
          "autodiff", "storage", "runner", "cli")
+_LAZY += ("recurrent", "decoding", "captioning")
 
 
 def __getattr__(name):

@@ -11,5 +11,7 @@ from course_lib.models.resnet import REFERENCE_PARAMETERS as RESNET_PARAMETERS
 from course_lib.models.resnet import resnet, resnet_cifar, trainable_parameters
 from course_lib.models.small_cnn import small_cnn
 from course_lib.models.summary import format_table, summary_table
+from course_lib.models.captioner import attention_model, captioner
 
 __all__ = ["augmentation", "alexnet", "vgg", "googlenet", "densenet121", "mobilenet_v1", "lenet5", "convblock_net", "fc_to_conv", "receptive_fields", "LENET5_PARAMETERS", "mlp", "resnet", "resnet_cifar", "RESNET_PARAMETERS", "trainable_parameters", "small_cnn", "summary_table", "format_table"]
+__all__ += ["captioner", "attention_model"]
