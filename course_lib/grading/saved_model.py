@@ -88,9 +88,10 @@ def _evaluation(value, n: int) -> Evaluation:
 
 
 def read_model(filename: str, evaluate: Evaluator, labels=None) -> list[Call]:
-    """The hidden call of a saved-model test: read `filename`, evaluate it; `labels` stay here for the comparator."""
+    """The hidden call of a saved-model test: read `filename` after every cell, evaluate it; `labels` stay
+    here for the comparator. Tests that read the same file share one read (and one evaluation)."""
     context = {} if labels is None else {"labels": np.asarray(labels)}
-    return [Call(READ_FILE, (filename,), context=context, then=evaluate, shown=filename)]
+    return [Call(READ_FILE, (filename,), context=context, then=evaluate, shown=filename, at_end=True)]
 
 
 # --- comparators: compare(evaluation, expected, call) -> message or None ---

@@ -48,7 +48,8 @@ def test_fallback_mode_without_namespaces_grades_and_limits_time(tmp_path):
     write(tmp_path / "subs", "master", master)
     write(tmp_path / "subs", "loop", set_source(master, "relu", "def relu_forward(x):\n    while True:\n        pass\n"))
     report = grader.grade(NAME, tmp_path / "subs", tmp_path / "grades.csv", jobs=2, root=ASSIGNMENTS,
-                          limits=sandbox.Limits(load_seconds=8, call_seconds=3), use_namespaces=False)
+                          limits=sandbox.Limits(load_seconds=8, call_seconds=3), use_namespaces=False,
+                          allow_fallback=True)
     rows = read_csv(tmp_path / "grades.csv")
     assert report.isolation == "fallback"
     assert int(rows["master"]["total"]) == FULL
