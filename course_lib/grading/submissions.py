@@ -127,14 +127,17 @@ def find_submissions(name: str, folder) -> list[Submission]:
     for raw in sorted(os.listdir(base)):
         if raw.startswith(b"."):
             continue
+        path = os.path.join(base, raw)
         try:
-            is_dir = stat.S_ISDIR(os.lstat(os.path.join(base, raw)).st_mode)
+            mode = os.lstat(path).st_mode
         except OSError:
             continue
-        if is_dir:
+        if stat.S_ISDIR(mode):
             entries.append((raw, raw, True))
         elif raw.endswith(b".ipynb") and len(raw) > len(b".ipynb"):
             entries.append((raw[:-len(b".ipynb")], raw, False))
+        elif stat.S_ISLNK(mode) and os.path.isdir(path):  # a linked folder: a student, refused below
+            entries.append((raw, raw, False))
     folders = {student for student, _, is_dir in entries if is_dir}
     found = []
     for student, raw, is_dir in entries:

@@ -88,7 +88,7 @@ def parse_npy(data: bytes, max_bytes: int = 2**30) -> np.ndarray:
     parts = [p.strip() for p in shape_text.split(",")]
     if parts and parts[-1] == "":
         parts.pop()
-    if len(parts) > 32 or not all(p.isdigit() and len(p) <= 12 for p in parts):
+    if len(parts) > 32 or not all(p.isdigit() and len(p) <= 18 for p in parts):
         raise MalformedResult("the .npy shape is not a tuple of sizes")
     shape = tuple(int(p) for p in parts)
     count = 1
