@@ -144,7 +144,11 @@ def load_assignment(name: str, root=None, profile: str = "cpu", use_namespaces: 
         raise AssignmentError(f"{spec_path} has no entry for the graded test cells {missing}")
     reference = {"__name__": "__main__"}
     if any(entries[cell.grade_id].reference for cell in test_cells):
-        own = notebook.extract_code(master, test_cells, locked, notebook.master_order(master)).cells
+        # the master's code cells but those the spec leaves out (training, saving: REFERENCE_SKIP)
+        skip = set(getattr(spec, "REFERENCE_SKIP", ()))
+        own = [(index, text) for index, text in
+               notebook.extract_code(master, test_cells, locked, notebook.master_order(master)).cells
+               if index < 0 or notebook.nbgrader_meta(master["cells"][index]).get("grade_id") not in skip]
         with contextlib.redirect_stdout(io.StringIO()):
             for index, text in own:
                 try:

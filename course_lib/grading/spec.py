@@ -20,6 +20,9 @@ its tests for the profile and data of the run (A3 does both)::
     SANDBOX = Sandbox(keras=True, data={"fashion_mnist": "train"}, threads=2)   # or sandbox(profile)
     def tests(setting: Setting) -> dict: ...                                      # instead of TESTS
 
+A spec may name master cells the reference run leaves out, such as a training loop whose
+result is graded from a saved file: ``REFERENCE_SKIP = ("train", "save")``.
+
 A call's `then` is a trusted step of the grading process between the sandbox and the
 comparator, e.g. `saved_model.Evaluator`, which evaluates a returned model file in a second
 sandbox; a test with ``reference=False`` is compared without running the master solution.
