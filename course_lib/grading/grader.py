@@ -480,10 +480,10 @@ class Progress:
             path.unlink()
 
 
-def _remove_temporaries(*folders: pathlib.Path) -> None:
+def _remove_temporaries(out: pathlib.Path, feedback_dir: pathlib.Path, state: pathlib.Path) -> None:
     """Temporary files a killed run left beside its targets (`atomic_write` names them .NAME.XXXX.tmp)."""
-    for folder in folders:
-        for path in folder.glob(".*.tmp") if folder.is_dir() else []:
+    for folder, pattern in ((out.parent, f".{out.name}.*.tmp"), (feedback_dir, ".*.md.*.tmp"), (state, ".*.json.*.tmp")):
+        for path in folder.glob(pattern) if folder.is_dir() else []:
             with contextlib.suppress(OSError):
                 path.unlink()
 
@@ -540,7 +540,7 @@ def grade(name: str, submissions, out, jobs: int = 1, root=None, feedback_dir=No
         except TimeoutError:
             raise AssignmentError(f"another `course grade` is writing {out} (it holds {state.folder / '.lock'})") \
                 from None
-        _remove_temporaries(out.parent, feedback_dir, state.folder)
+        _remove_temporaries(out, feedback_dir, state.folder)
         if resume is False:
             state.clear()
         elif resume and state.others():
