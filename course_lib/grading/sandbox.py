@@ -602,7 +602,6 @@ def run_submission(cells, calls, limits: Limits | None = None, use_namespaces: b
     pending = sorted(range(len(calls)), key=lambda k: (at[k], k))
     load_seconds = None
     budget = ""
-    first = True
 
     def fail_pending(kind, error):
         for k in pending:
@@ -645,10 +644,10 @@ def run_submission(cells, calls, limits: Limits | None = None, use_namespaces: b
                     if event == "ready" and phase == "start":
                         phase, mark = "cells", now
                     elif event == "error" and phase == "cells":
-                        if first and len(cell_errors) < 100:
-                            cell = record.get("cell")
-                            cell_errors.append((cell if type(cell) is int else "?",
-                                                wire.clean_text(record.get("error"), 1000)))
+                        # a fresh worker runs the cells again: each cell's first error counts once
+                        cell = record.get("cell") if type(record.get("cell")) is int else "?"
+                        if cell not in {c for c, _ in cell_errors} and len(cell_errors) < 100:
+                            cell_errors.append((cell, wire.clean_text(record.get("error"), 1000)))
                     elif event == "start" and phase == "cells" and pending and record.get("i") == pending[0]:
                         cells_used += now - mark
                         phase, current, call_start = "call", pending[0], now
@@ -692,7 +691,7 @@ def run_submission(cells, calls, limits: Limits | None = None, use_namespaces: b
                 status.add(kind)
             finally:
                 worker.close()
-                first = False
+    cell_errors.sort(key=lambda e: e[0] if isinstance(e[0], int) else float("inf"))
     if cell_errors:
         status.add("cell errors")
     return RunResult(results, cell_errors, sorted(status), mode, load_seconds, budget)
