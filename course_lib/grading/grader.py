@@ -281,6 +281,12 @@ def grade_one(assignment: Assignment, submission: Submission, limits: sandbox.Li
         return _grade_one(assignment, submission, limits, use_namespaces)
     except sandbox.Cancelled:
         raise
+    except sandbox.Unavailable as exc:
+        return _outcome(assignment, submission, {t.grade_id: 0 for t in assignment.tests}, "sandbox error",
+                        [f"- [FAIL] {t.grade_id} (0/{t.points})" for t in assignment.tests],
+                        notes=[f"the grader's own sandbox could not start ({wire.clean_text(str(exc), 300)}); this "
+                               "is no fault of yours: the course staff will grade it again"],
+                        mode=sandbox.isolation_mode(use_namespaces))
     except Exception as exc:  # noqa: BLE001 - the grader's own failure on this submission stays in its row
         why = wire.clean_text(f"{type(exc).__name__}: {exc}", 300)
         return _outcome(assignment, submission, {t.grade_id: 0 for t in assignment.tests}, "grader error",
@@ -353,7 +359,7 @@ def _judge(test: GradedTest, call: Call, value, expected, then) -> tuple[str | N
         message = test.compare(then(call, value), expected, call)
     except _ThenFailed as exc:
         message = str(exc)
-    except sandbox.Cancelled:
+    except (sandbox.Cancelled, sandbox.Unavailable):
         raise
     except Exception as exc:  # a comparator meeting a value it did not expect
         message = f"the result could not be compared ({type(exc).__name__}: {wire.clean_text(str(exc), 300)})"
@@ -586,7 +592,8 @@ def _grade_all(assignment, todo, limits, mode, jobs, state, feedback_dir, outcom
         for future in concurrent.futures.as_completed(futures):
             outcome = future.result()
             _write_atomic(feedback_dir / f"{outcome.key}.md", outcome.feedback)
-            state.save(outcome)
+            if not any(s in outcome.status for s in ("grader error", "sandbox error")):
+                state.save(outcome)  # a failure of the grading machine is graded again by the next run
             outcomes[outcome.key] = outcome
             if progress:
                 progress(outcome)

@@ -402,6 +402,10 @@ class Cancelled(Exception):
     """The grading run was interrupted (Ctrl-C, SIGTERM): this submission's result is not kept."""
 
 
+class Unavailable(Exception):
+    """A sandbox the grader needs for its own steps (a model's evaluation) could not start on this machine."""
+
+
 class _Stop(Exception):
     """Why a worker was stopped: kind ("time limit", "memory limit", "worker died") and a sentence."""
 
@@ -539,6 +543,18 @@ class _Worker:
         self.proc.stdout.close()
 
 
+def _start_worker(steps, limits, mode, scratch, box, tries: int = 3) -> _Worker:
+    """A `_Worker`, tried again after a pause when the machine cannot start a process (fork, memory)."""
+    for attempt in range(tries):
+        try:
+            return _Worker(steps, limits, mode, scratch, box)
+        except (OSError, subprocess.SubprocessError) as exc:
+            if attempt == tries - 1:
+                raise OSError(f"{type(exc).__name__}: {exc}") from exc
+            time.sleep(1.0 + attempt)
+    raise AssertionError("unreachable")
+
+
 def _others_can_use(paths) -> bool:
     """Whether a user without privileges can reach and read every path (each folder above it searchable)."""
     import stat
@@ -615,7 +631,14 @@ def run_submission(cells, calls, limits: Limits | None = None, use_namespaces: b
                 fail_pending("time limit", f"time limit for the whole submission: stopped after {context.seconds:g} s")
                 status.add("time limit")
                 break
-            worker = _Worker(_steps(cells, calls, pending, at, capture), limits, mode, pathlib.Path(scratch), box)
+            try:
+                worker = _start_worker(_steps(cells, calls, pending, at, capture), limits, mode, pathlib.Path(scratch),
+                                       box)
+            except OSError as exc:
+                fail_pending("sandbox error", f"the sandbox could not be started on the grading machine ({exc}); "
+                                              "this is no fault of yours: the course staff will grade it again")
+                status.add("sandbox error")
+                break
             budget = budget or worker.budget.describe()
             phase, current = "start", None
             started = time.monotonic()

@@ -68,6 +68,8 @@ class Evaluator:
             raise ValueError(f"the grader's evaluation sandbox failed ({run.cell_errors[0][1]}); "
                              "this is the course's fault: tell the course staff")
         result = run.results[0]
+        if result.kind == "sandbox error":
+            raise sandbox.Unavailable(result.error)
         if not result.ok and result.error.startswith("ModelFileError: "):
             raise ValueError(result.error.removeprefix("ModelFileError: "))
         if not result.ok:

@@ -140,3 +140,22 @@ def test_a_changed_submission_or_setting_is_graded_again(tmp_path):
     write(tmp_path / "subs", "bob", wrong)
     fourth = grader.grade(NAME, tmp_path / "subs", out, root=ASSIGNMENTS)
     assert (fourth.graded, fourth.resumed) == (1, 1) and int(read_csv(out)["bob"]["total"]) < FULL
+
+
+def test_a_sandbox_the_machine_cannot_start_is_not_stored_and_is_graded_again(tmp_path, monkeypatch):
+    from course_lib.grading import sandbox
+
+    write(tmp_path / "subs", "ann", load("master"))
+    out = tmp_path / "out" / "grades.csv"
+
+    def no_fork(*args, **kwargs):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sandbox, "_Worker", no_fork)
+        patch.setattr(sandbox.time, "sleep", lambda seconds: None)
+        first = grader.grade(NAME, tmp_path / "subs", out, root=ASSIGNMENTS)
+    assert first.outcomes[0].status == "sandbox error" and first.outcomes[0].total == 0
+    assert "no fault of yours" in (first.feedback_dir / "ann.md").read_text()
+    second = grader.grade(NAME, tmp_path / "subs", out, root=ASSIGNMENTS)
+    assert (second.graded, second.resumed) == (1, 0) and read_csv(out)["ann"]["total"] == str(FULL)

@@ -145,7 +145,8 @@ def test_regrading_gives_identical_csv_and_feedback(tmp_path):
         out = tmp_path / run / "grades.csv"
         grader.grade(NAME, tmp_path / "subs", out, jobs=2, root=ASSIGNMENTS, limits=LIMITS)
         texts.append([out.read_text()] + [p.read_text() for p in sorted((tmp_path / run / "feedback").iterdir())])
-    assert texts[0] == texts[1]
+    for one, two in zip(texts[0], texts[1]):
+        assert one == two, (one, two)
     rows = read_csv(tmp_path / "one" / "grades.csv")
     assert int(rows["wrong"]["total"]) == FULL - 1 - 2 - 3 - 4
     assert "differs from the expected value at index" in (tmp_path / "one" / "feedback" / "wrong.md").read_text()
