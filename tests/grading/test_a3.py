@@ -117,7 +117,7 @@ def test_master_scores_full_marks_in_smoke(graded):
     assert int(rows["master"]["total"]) == FULL and rows["master"]["status"] == "ok", feedback["master"]
     assert "Profile: smoke" in feedback["master"]
     assert "parameters)" in feedback["master"] and "on 1,000 images" in feedback["master"]
-    assert seconds < 240
+    assert seconds < 600  # some 150 s on 2 cores; slower when other work loads them
 
 
 def test_released_notebook_scores_zero_and_says_no_model_was_saved(graded):

@@ -71,7 +71,7 @@ def test_records_are_read_in_linear_time_with_a_cap():
     reader.feed(b"\n" + b'{"event": "ready"}\n' * 100_000)
     records = list(reader.records())
     assert len(records) == 100_000 and reader.skipped == 1
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 30  # quadratic reading would scan some 70 GB here
     capped = wire.RecordReader(max_record=2**20)
     with pytest.raises(OverflowError):
         for _ in range(300):
