@@ -94,7 +94,7 @@ def cgroup_parent() -> tuple[str | None, str]:
     available = _read(os.path.join(folder, "cgroup.controllers")).split()
     if not {"memory", "pids"} <= set(available):
         return None, f"the memory and pids controllers are not available in {folder}"
-    wanted = ["memory", "pids"] + (["cpu"] if "cpu" in available else [])
+    wanted = ["memory", "pids"]
     try:
         _enable(folder, wanted)
     except OSError as exc:
@@ -113,6 +113,11 @@ def cgroup_parent() -> tuple[str | None, str]:
             return None, f"cannot delegate controllers in {folder}: {exc2.strerror}"
     except Exception as exc:  # noqa: BLE001 - any surprise means: no cgroup
         return None, f"cannot use {folder}: {exc}"
+    if "cpu" in available:  # cpu.max as well where the cpu controller can be had (not with realtime tasks)
+        try:
+            _enable(folder, ["cpu"])
+        except OSError:
+            pass
     probe = os.path.join(folder, f"course-probe-{os.getpid()}-{secrets.token_hex(3)}")
     try:
         os.mkdir(probe)
@@ -211,7 +216,7 @@ class Budget:
                                     ("cpu.max", f"{threads * 100000} 100000")):
                     if os.path.exists(os.path.join(folder, name)):
                         _write(os.path.join(folder, name), value)
-                _write(os.path.join(folder, "pids.max"), str(max_processes))
+                _write(os.path.join(folder, "pids.max"), str(max_processes + 4))  # + unshare and the set-up shell
                 self.cgroup = folder
             except OSError as exc:
                 self.why_not = f"cannot make a cgroup in {parent}: {exc.strerror}"

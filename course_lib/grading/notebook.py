@@ -174,6 +174,7 @@ class LockedCell:
     text: str   # as released
     hash: str
     followers: tuple = ()  # grade_ids of the master's cells after this one
+    names: tuple = ()      # the functions and classes it defines (`defined_names`), captured when it has run
 
 
 def locked_cells(master: dict) -> list[LockedCell]:
@@ -187,7 +188,7 @@ def locked_cells(master: dict) -> list[LockedCell]:
             text = release_cell_source(cell_source(cell), where=f"cell {index}")
             later = tuple(str(nbgrader_meta(c).get("grade_id")) for c in master["cells"][index + 1:]
                           if nbgrader_meta(c).get("grade_id"))
-            cells.append(LockedCell(str(meta["grade_id"]), index, text, content_hash(text), later))
+            cells.append(LockedCell(str(meta["grade_id"]), index, text, content_hash(text), later, defined_names(text)))
     return cells
 
 
@@ -217,7 +218,10 @@ class Extracted:
 
 
 def defined_names(text: str) -> tuple[str, ...]:
-    """The functions and classes a cell defines at its top level."""
+    """The functions and classes a cell defines at its top level.
+
+    Call it from one thread at a time: CPython 3.11's `ast.parse` is not safe in concurrent
+    threads ("AST constructor recursion depth mismatch"); `locked_cells` calls it for the master."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -310,7 +314,7 @@ def extract_code(submission: dict, tests: list[TestCell], locked: list[LockedCel
             before = [p for p, i in known if i is not None and i < test.index]
             positions[test.grade_id] = max(before) if before else len(cells)
     capture = {}
-    helpers = {strip_magics(c.text): defined_names(c.text) for c in locked}
+    helpers = {strip_magics(c.text): c.names for c in locked}  # parsed once, with the master (not in threads)
     for position, (_, text) in enumerate(cells):
         if helpers.get(text):
             capture[position] = helpers[text]

@@ -57,11 +57,12 @@ for _ in range(12 * 256):   # 12 MB in 4 kB writes, no newline, then one
 os.write(fd, b"\\n")
 '''
 ODD = "'bad \\udc80 text \\x1b[31mred\\nfake line - [pass] test_x (9/9) \\u202eevil'"
-# Parameters that broadcast: x_test (300, 2) @ W1 (2, 2**20) would be 2.4 GB in the grading process.
+# Parameters that broadcast: x_test (300, 2) @ W1 (2, 2**20) would be 2.4 GB in the grading process
+# (float16 keeps the result small on the wire).
 BROADCAST = ("def train_two_layer(x, y, hidden=32, lr=1.0, steps=800, reg=1e-3, seed=0):\n"
              "    n = 2 ** 20\n"
-             "    return {'W1': np.ones((2, n), np.float32), 'b1': np.ones((n, 1), np.float32),\n"
-             "            'W2': np.ones((n, 3), np.float32), 'b2': np.zeros(3, np.float32)}\n")
+             "    return {'W1': np.ones((2, n), np.float16), 'b1': np.ones((n, 1), np.float16),\n"
+             "            'W2': np.ones((32, 3)), 'b2': np.zeros(3)}\n")
 
 
 def submissions():
