@@ -699,11 +699,12 @@ def run_submission(cells, calls, limits: Limits | None = None, use_namespaces: b
                     worker.kill()
                 else:
                     kind, why = worker.death()
-                if phase == "start":
+                total = isinstance(exc, _Stop) and exc.total
+                if phase == "start" and not total:
                     kind = "sandbox error" if kind == "worker died" else kind
                     why = f"the sandbox did not start: {why}. {worker.stderr_tail()[-500:]}".strip()
-                if phase in ("start", "cells") or (isinstance(exc, _Stop) and exc.total):
-                    where = {"start": " (while starting)", "cells": " (while running your code cells)"}.get(phase, "")
+                if phase in ("start", "cells") or total:
+                    where = "" if total else {"start": " (while starting)", "cells": " (while running your code cells)"}[phase]
                     fail_pending(kind, f"{why}{where}")
                 else:
                     failed = pending.pop(0)
