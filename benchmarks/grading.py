@@ -1,13 +1,14 @@
-"""Grading time of A1 for 30 submissions (correct, partly wrong and hostile), `--jobs 2`, and of
-A3 for 4 submissions in the smoke profile (3 masters, 1 released notebook).
+"""Grading time of A1 for 30 submissions (correct, partly wrong and hostile), `--jobs 2`, of A3 for 4
+submissions in the smoke profile (3 masters, 1 released notebook), and of A4 and A5 for 4 submissions
+each (3 masters, 1 released notebook).
 
 Prints one JSON line per assignment: seconds, seconds per submission, jobs, isolation mode
 ("namespaces" or "fallback"), and how many submissions scored full marks, partly, or zero.
 An A3 submission starts TensorFlow twice: in the worker that trains and saves the model, and
 in the one that evaluates the saved file.
 
-    python benchmarks/grading.py               # 30 A1 submissions and 4 A3 ones, 2 jobs
-    python benchmarks/grading.py --n 60 --jobs 4 --a3 0
+    python benchmarks/grading.py               # 30 A1 submissions, 4 each of A3, A4 and A5, 2 jobs
+    python benchmarks/grading.py --n 60 --jobs 4 --a3 0 --others 0
 """
 
 from __future__ import annotations
@@ -86,27 +87,29 @@ def _line(name, report, seconds, n, jobs, top, **extra) -> str:
                        "zero": totals.count(0)})
 
 
-def bench_a3(n: int, jobs: int) -> str:
-    """Grade `n` A3 submissions in the smoke profile: masters, and one released notebook in four."""
+def bench_masters(name: str, n: int, jobs: int, profile: str = "cpu") -> str:
+    """Grade `n` submissions of `name` in `profile`: masters, and one released notebook in four."""
     assignments = ROOT / "assignments"
-    master = (assignments / "source" / A3 / f"{A3}.ipynb").read_text()
-    released = (assignments / "release" / A3 / f"{A3}.ipynb").read_text()
+    master = (assignments / "source" / name / f"{name}.ipynb").read_text()
+    released = (assignments / "release" / name / f"{name}.ipynb").read_text()
     with tempfile.TemporaryDirectory() as tmp:
         subs = pathlib.Path(tmp) / "subs"
         subs.mkdir()
         for i in range(n):
             (subs / f"s{i:03d}.ipynb").write_text(released if i % 4 == 3 else master)
         start = time.perf_counter()
-        report = grader.grade(A3, subs, pathlib.Path(tmp) / "grades.csv", jobs=jobs, root=assignments, profile="smoke")
+        report = grader.grade(name, subs, pathlib.Path(tmp) / "grades.csv", jobs=jobs, root=assignments,
+                              profile=profile, allow_fallback=True)
         seconds = time.perf_counter() - start
-    top = sum(t.points for t in grader.load_assignment(A3, assignments, profile="smoke").tests)
-    return _line(A3, report, seconds, n, jobs, top, profile="smoke")
+    top = sum(t.points for t in grader.load_assignment(name, assignments, profile=profile).tests)
+    return _line(name, report, seconds, n, jobs, top, profile=profile)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=30, help="A1 submissions (default 30)")
     parser.add_argument("--a3", type=int, default=4, help="A3 submissions in the smoke profile (default 4; 0: none)")
+    parser.add_argument("--others", type=int, default=4, help="A4 and A5 submissions each (default 4; 0: none)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=5.0, help="seconds per call (default 5)")
     args = parser.parse_args()
@@ -124,12 +127,14 @@ def main():
         limits = sandbox.Limits(load_seconds=15, call_seconds=args.time_limit)
         start = time.perf_counter()
         report = grader.grade(NAME, subs, pathlib.Path(tmp) / "grades.csv", jobs=args.jobs, root=assignments,
-                              limits=limits)
+                              limits=limits, allow_fallback=True)
         seconds = time.perf_counter() - start
     top = sum(t.points for t in grader.load_assignment(NAME, assignments).tests)
     print(_line(NAME, report, seconds, args.n, args.jobs, top), flush=True)
     if args.a3 > 0:
-        print(bench_a3(args.a3, args.jobs), flush=True)
+        print(bench_masters(A3, args.a3, args.jobs, profile="smoke"), flush=True)
+    for name in ("a4_rnn", "a5_generative") if args.others > 0 else ():
+        print(bench_masters(name, args.others, args.jobs), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,19 @@
-"""Sandbox worker: runs one submission's code cells, then calls its functions.
+"""Sandbox worker: runs one submission's code cells and, between them, calls its functions.
 
 Standalone (standard library and NumPy only); the grader copies it into the sandbox and
 runs it as ``python -I -S worker.py WORKDIR [SITE_DIR ...]``.
 
-stdin:  a pickle made by the grading process: {"cells": [(index, text)], "calls": [(k, name, args, kwargs)]}
-stdout: JSON lines, one per event: ready, loaded (with the errors of the cells), call k (a
-        value or an error), done. Values are plain data: arrays travel as base64 .npy bytes
-        written with allow_pickle=False, so the grader never unpickles anything from here.
+stdin:  a pickle made by the grading process: {"steps": [...]}, in order, each step either
+        ("cell", index, text, names): run a code cell; `names` (of a locked helper cell) are
+        captured right after it ran, and a call of one of them uses the captured function,
+        whatever later cells bind to the name; or
+        ("call", k, name, args, kwargs): call a function, where the graded test cell stood,
+        so that it sees what that test cell would have seen.
+stdout: JSON lines, one per event: ready; error (a cell raised); start k and call k (a
+        value or an error) around each call; done. Values are plain data: arrays travel as
+        base64 .npy bytes written with allow_pickle=False, so the grader never unpickles
+        anything from here. Nothing here is trusted by the grader: a submission runs in this
+        process and could write anything on this channel.
 
 A call names a function of the submission, or one of the worker's own (their names are no
 Python identifiers, so a submission cannot define them): ``course:read_file`` returns the
@@ -26,6 +33,7 @@ import signal
 import stat
 import sys
 import traceback
+import types
 
 MAX_STRING = 10_000
 MAX_FILE = 32 * 2**20
@@ -98,6 +106,16 @@ def _file_reader(workdir, np):
     return read_file
 
 
+def _copy(obj):
+    """A function object of its own (same code, globals, defaults), so that later changes to the
+    submission's object (``f.__code__ = ...``) do not reach what the grader calls."""
+    if isinstance(obj, types.FunctionType):
+        copy = types.FunctionType(obj.__code__, obj.__globals__, obj.__name__, obj.__defaults__, obj.__closure__)
+        copy.__kwdefaults__ = obj.__kwdefaults__
+        return copy
+    return obj
+
+
 def main():
     workdir, site_dirs = os.path.abspath(sys.argv[1]), sys.argv[2:]
     sys.path[:0] = site_dirs
@@ -124,22 +142,30 @@ def main():
     own_calls = {"course:read_file": _file_reader(workdir, np)}
     emit({"event": "ready"})
     namespace = {"__name__": "__main__", "__builtins__": builtins}
-    errors = []
-    for index, text in job["cells"]:
-        try:
-            exec(compile(text, f"<cell {index}>", "exec"), namespace)
-        except BaseException as exc:
-            errors.append({"cell": index, "error": _describe(exc)})
-        if os.getpid() != main_pid:
-            os._exit(0)
-    emit({"event": "loaded", "errors": errors})
-    for k, name, args, kwargs in job["calls"]:
+    captured, originals = {}, {}
+    for step in job["steps"]:
+        if step[0] == "cell":
+            _, index, text, names = step
+            try:
+                exec(compile(text, f"<cell {index}>", "exec"), namespace)
+            except BaseException as exc:
+                emit({"event": "error", "cell": index, "error": _describe(exc)})
+            if os.getpid() != main_pid:
+                os._exit(0)
+            for name in names:
+                if name in namespace:
+                    originals[name], captured[name] = namespace[name], _copy(namespace[name])
+            continue
+        _, k, name, args, kwargs = step
+        emit({"event": "start", "i": k})
         record = {"event": "call", "i": k}
         try:
-            function = own_calls.get(name) or namespace.get(name)
+            function = own_calls.get(name) or captured.get(name) or namespace.get(name)
+            if name in captured and namespace.get(name) is not originals[name]:
+                record["replaced"] = True
             if function is None:
-                raise NameError(f"name '{name}' is not defined: your notebook does not define it, "
-                                "or the cell that defines it raised an error")
+                raise NameError(f"name '{name}' is not defined: your notebook does not define it before this "
+                                "test, or the cell that defines it raised an error")
             record["value"] = _encode(function(*args, **kwargs), np)
         except BaseException as exc:
             record["error"] = _describe(exc)

@@ -13,6 +13,7 @@ A cell's ``metadata.nbgrader`` is ``{"grade", "grade_id", "locked", "points",
 
 from __future__ import annotations
 
+import ast
 import copy
 import dataclasses
 import hashlib
@@ -61,20 +62,29 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()[:16]
 
 
+def parse_notebook(data: bytes, shown: str = "the notebook") -> dict:
+    """Parse a notebook's bytes as plain JSON; NotebookError says what is wrong with it."""
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise NotebookError(f"{shown} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise NotebookError(f"{shown} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except (RecursionError, MemoryError):
+        raise NotebookError(f"{shown} is JSON nested too deeply to be a notebook") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise NotebookError(f"{shown} is JSON but not a notebook (no list of cells)")
+    return nb
+
+
 def read_notebook(path) -> dict:
-    """Parse a notebook as plain JSON; NotebookError says what is wrong with it."""
+    """Read and parse a notebook (a trusted one: the master; submissions go through `submissions`)."""
     path = pathlib.Path(path)
     try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise NotebookError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise NotebookError(f"{path.name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise NotebookError(f"cannot read {path.name}: {exc.strerror}") from None
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise NotebookError(f"{path.name} is JSON but not a notebook (no list of cells)")
-    return nb
+    return parse_notebook(data, path.name)
 
 
 def write_notebook(nb: dict, path) -> None:
@@ -164,6 +174,7 @@ class LockedCell:
     text: str   # as released
     hash: str
     followers: tuple = ()  # grade_ids of the master's cells after this one
+    names: tuple = ()      # the functions and classes it defines (`defined_names`), captured when it has run
 
 
 def locked_cells(master: dict) -> list[LockedCell]:
@@ -177,7 +188,7 @@ def locked_cells(master: dict) -> list[LockedCell]:
             text = release_cell_source(cell_source(cell), where=f"cell {index}")
             later = tuple(str(nbgrader_meta(c).get("grade_id")) for c in master["cells"][index + 1:]
                           if nbgrader_meta(c).get("grade_id"))
-            cells.append(LockedCell(str(meta["grade_id"]), index, text, content_hash(text), later))
+            cells.append(LockedCell(str(meta["grade_id"]), index, text, content_hash(text), later, defined_names(text)))
     return cells
 
 
@@ -191,47 +202,89 @@ def strip_magics(text: str) -> str:
 
 @dataclasses.dataclass
 class Extracted:
-    """A submission's own code cells and what happened to its test cells."""
+    """A submission's own code cells, where its graded tests stand, and what happened to its test cells.
+
+    Args:
+        cells: [(index in the submission, text)]; -1 for a locked cell put back.
+        notes: sentences for the feedback.
+        positions: grade_id -> how many of `cells` run before that test's hidden calls.
+        capture: position in `cells` -> names a locked helper cell defines (see `defined_names`).
+    """
 
     cells: list[tuple[int, str]]
     notes: list[str]
+    positions: dict = dataclasses.field(default_factory=dict)
+    capture: dict = dataclasses.field(default_factory=dict)
 
 
-def extract_code(submission: dict, tests: list[TestCell], locked: list[LockedCell] | None = None) -> Extracted:
+def defined_names(text: str) -> tuple[str, ...]:
+    """The functions and classes a cell defines at its top level.
+
+    Call it from one thread at a time: CPython 3.11's `ast.parse` is not safe in concurrent
+    threads ("AST constructor recursion depth mismatch"); `locked_cells` calls it for the master."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ()
+    return tuple(node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef)))
+
+
+def master_order(master: dict) -> dict:
+    """grade_id -> index of its cell in the master notebook."""
+    order = {}
+    for index, cell in enumerate(master["cells"]):
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if isinstance(grade_id, str):
+            order.setdefault(grade_id, index)
+    return order
+
+
+def extract_code(submission: dict, tests: list[TestCell], locked: list[LockedCell] | None = None,
+                 order: dict | None = None) -> Extracted:
     """The code cells a submission contributes: every code cell except the graded test cells.
 
     A test cell is recognised by its grade_id, or by its text when the metadata is gone. Test
     cells are never taken from a submission: the grader uses the source's tests, and the notes
-    say which test cells were modified or deleted. Locked helper cells (`locked_cells`) run
-    as released, in the submission's place for them (or, when deleted, before the first
-    later cell of the master that the submission still has); the notes say when one was
-    modified or deleted.
+    say which test cells were modified or deleted. A test's hidden calls run where its test cell
+    stands (`Extracted.positions`); for a deleted one, after the last cell of the submission that
+    comes before it in the master (`order`: `master_order`), or at the end. Locked helper cells
+    (`locked_cells`) run as released, in the submission's place for them (or, when deleted,
+    before the first later cell of the master that the submission still has); the notes say
+    when one was modified or deleted, and the functions they define are captured when they
+    have run (`Extracted.capture`).
     """
     locked = locked or []
+    order = order or {}
     locked_by_id = {c.grade_id: c for c in locked}
     locked_by_hash = {c.hash: c for c in locked}
     by_id = {t.grade_id: t for t in tests}
     by_hash = {**{t.master_hash: t for t in tests}, **{t.released_hash: t for t in tests}}
     found: set[str] = set()
-    notes, cells = [], []
+    notes, cells, positions = [], [], {}
+    known = []  # (position after the cell, master index) of the cells whose grade_id the master knows
     for index, cell in enumerate(submission.get("cells", [])):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         text = cell_source(cell)
         grade_id = nbgrader_meta(cell).get("grade_id")
-        test = by_id.get(grade_id) if isinstance(grade_id, str) else None
+        grade_id = grade_id if isinstance(grade_id, str) else None
+        test = by_id.get(grade_id) if grade_id else None
         if test is not None:
             if test.grade_id in found:
                 notes.append(f"test cell {test.grade_id} appears twice; the copy in cell {index} was ignored")
             elif content_hash(text) not in (test.released_hash, test.master_hash):
                 notes.append(f"test cell {test.grade_id} was modified; the original was used")
+            if test.grade_id not in found:
+                positions[test.grade_id] = len(cells)
             found.add(test.grade_id)
             continue
         test = by_hash.get(content_hash(text))
         if test is not None:
+            if test.grade_id not in found:
+                positions[test.grade_id] = len(cells)
             found.add(test.grade_id)
             continue
-        helper = locked_by_id.get(grade_id) if isinstance(grade_id, str) else None
+        helper = locked_by_id.get(grade_id) if grade_id else None
         helper = helper or locked_by_hash.get(content_hash(text))
         if helper is not None:
             if helper.grade_id in found:
@@ -241,16 +294,28 @@ def extract_code(submission: dict, tests: list[TestCell], locked: list[LockedCel
                 notes.append(f"locked cell {helper.grade_id} was modified; the original was used")
             found.add(helper.grade_id)
             cells.append((index, strip_magics(helper.text)))
+            known.append((len(cells), order.get(helper.grade_id)))
             continue
         cells.append((index, strip_magics(text)))
+        if grade_id in order:
+            known.append((len(cells), order[grade_id]))
     for helper in locked:
         if helper.grade_id not in found:
             notes.append(f"locked cell {helper.grade_id} was deleted; the original was used")
             later = [k for k, (index, _) in enumerate(cells)
                      if index >= 0 and nbgrader_meta(submission["cells"][index]).get("grade_id") in helper.followers]
-            cells.insert(later[0] if later else len(cells), (-1, strip_magics(helper.text)))
+            at = later[0] if later else len(cells)
+            cells.insert(at, (-1, strip_magics(helper.text)))
+            positions = {g: p + (p >= at) for g, p in positions.items()}
+            known = [(p + (p > at), i) for p, i in known] + [(at + 1, order.get(helper.grade_id))]
     for test in tests:
         if test.grade_id not in found:
             notes.append(f"test cell {test.grade_id} was deleted; the original was used")
-    return Extracted(cells, notes)
-
+            before = [p for p, i in known if i is not None and i < test.index]
+            positions[test.grade_id] = max(before) if before else len(cells)
+    capture = {}
+    helpers = {strip_magics(c.text): c.names for c in locked}  # parsed once, with the master (not in threads)
+    for position, (_, text) in enumerate(cells):
+        if helpers.get(text):
+            capture[position] = helpers[text]
+    return Extracted(cells, notes, positions, capture)

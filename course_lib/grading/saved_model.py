@@ -68,6 +68,8 @@ class Evaluator:
             raise ValueError(f"the grader's evaluation sandbox failed ({run.cell_errors[0][1]}); "
                              "this is the course's fault: tell the course staff")
         result = run.results[0]
+        if result.kind == "sandbox error":
+            raise sandbox.Unavailable(result.error)
         if not result.ok and result.error.startswith("ModelFileError: "):
             raise ValueError(result.error.removeprefix("ModelFileError: "))
         if not result.ok:
@@ -88,9 +90,10 @@ def _evaluation(value, n: int) -> Evaluation:
 
 
 def read_model(filename: str, evaluate: Evaluator, labels=None) -> list[Call]:
-    """The hidden call of a saved-model test: read `filename`, evaluate it; `labels` stay here for the comparator."""
+    """The hidden call of a saved-model test: read `filename` after every cell, evaluate it; `labels` stay
+    here for the comparator. Tests that read the same file share one read (and one evaluation)."""
     context = {} if labels is None else {"labels": np.asarray(labels)}
-    return [Call(READ_FILE, (filename,), context=context, then=evaluate, shown=filename)]
+    return [Call(READ_FILE, (filename,), context=context, then=evaluate, shown=filename, at_end=True)]
 
 
 # --- comparators: compare(evaluation, expected, call) -> message or None ---

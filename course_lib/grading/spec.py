@@ -20,6 +20,9 @@ its tests for the profile and data of the run (A3 does both)::
     SANDBOX = Sandbox(keras=True, data={"fashion_mnist": "train"}, threads=2)   # or sandbox(profile)
     def tests(setting: Setting) -> dict: ...                                      # instead of TESTS
 
+A spec may name master cells the reference run leaves out, such as a training loop whose
+result is graded from a saved file: ``REFERENCE_SKIP = ("train", "save")``.
+
 A call's `then` is a trusted step of the grading process between the sandbox and the
 comparator, e.g. `saved_model.Evaluator`, which evaluates a returned model file in a second
 sandbox; a test with ``reference=False`` is compared without running the master solution.
@@ -49,6 +52,8 @@ class Call:
             the comparator (the grader runs it once per distinct value and submission); it
             raises ``ValueError`` with a sentence for the feedback when the value is unusable.
         shown: how the feedback names the call (default: the call with its arguments' shapes).
+        at_end: make the call after every code cell (a file the notebook saves at its end)
+            instead of where the test cell stands.
     """
 
     function: str
@@ -58,6 +63,7 @@ class Call:
     names: tuple = ()
     then: Callable | None = None
     shown: str = ""
+    at_end: bool = False
 
     def describe(self) -> str:
         if self.shown:
@@ -105,6 +111,78 @@ def mismatch(name: str, actual, expected, rtol: float = 1e-5, atol: float = 1e-8
     return array_mismatch(name, actual, expected, rtol=rtol, atol=atol)
 
 
+def _shape_of(value):
+    """(shape, kind) of a number or an array; None for anything else."""
+    if type(value) in (bool, int, float):
+        return (), "b" if type(value) is bool else "f"
+    if isinstance(value, np.ndarray):
+        return value.shape, value.dtype.kind
+    return None
+
+
+def structure_mismatch(actual, expected, call: Call | None = None, name: str | None = None) -> str | None:
+    """Why `actual` cannot be compared with the reference `expected`, or None.
+
+    The same structure (tuples of the same length, dicts with the reference's keys), arrays of
+    the reference's shape holding real numbers (bool, integers or floats), strings for strings.
+    A tuple of numbers counts as the array it spells. Cheap: nothing is converted or broadcast.
+    """
+    names_ = call.names if call is not None else ()
+    if name is None:
+        if isinstance(expected, tuple) and len(names_) == len(expected):
+            if not isinstance(actual, tuple) or len(actual) != len(expected):
+                got = f"a {type(actual).__name__}" + (f" of length {len(actual)}" if isinstance(actual, tuple) else "")
+                return f"{call.function} should return {len(expected)} values ({', '.join(names_)}), got {got}"
+            for n, a, e in zip(names_, actual, expected):
+                message = structure_mismatch(a, e, None, n)
+                if message:
+                    return message
+            return None
+        name = names_[0] if names_ else "the result"
+    if expected is None:
+        return None
+    if isinstance(expected, str):
+        return None if isinstance(actual, str) else f"{name} should be a string, got {type(actual).__name__}"
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return f"{name} should be a dict with keys {sorted(expected)}, got a {type(actual).__name__}"
+        for key in expected:
+            if key not in actual:
+                return f"{name} has no key {key!r} (it should have the keys {sorted(expected)})"
+            message = structure_mismatch(actual[key], expected[key], None, f"{name}[{key!r}]")
+            if message:
+                return message
+        return None
+    if isinstance(expected, tuple):
+        if not isinstance(actual, tuple) or len(actual) != len(expected):
+            got = f"a {type(actual).__name__}" + (f" of length {len(actual)}" if isinstance(actual, tuple) else "")
+            return f"{name} should be {len(expected)} values, got {got}"
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            message = structure_mismatch(a, e, None, f"{name}[{i}]")
+            if message:
+                return message
+        return None
+    want = _shape_of(expected)
+    if want is None:
+        return None
+    if actual is None:
+        return f"{name} is None: did the function reach its `return` statement?"
+    if isinstance(actual, tuple):
+        try:
+            actual = np.asarray(actual, dtype=np.float64)
+        except (TypeError, ValueError):
+            return f"{name} should be {'a number' if want[0] == () else 'an array of numbers'}, got a tuple"
+    got = _shape_of(actual)
+    if got is None:
+        return f"{name} should be {'a number' if want[0] == () else 'a NumPy array of numbers'}, got {type(actual).__name__}"
+    if got[1] not in "biuf":
+        return f"{name} should hold real numbers, got an array of {actual.dtype}"
+    if got[0] != want[0]:
+        return (f"{name} has shape {got[0]} but should have shape {want[0]}; "
+                "check the axes you sum or reduce over, and whether the result is transposed")
+    return None
+
+
 def allclose(rtol: float = 1e-5, atol: float = 1e-8) -> Comparator:
     """Compare arrays, numbers, or tuples/dicts of them entry by entry with `numpy.isclose`.
 
@@ -136,12 +214,16 @@ class Test:
         description: one line for the feedback file.
         reference: compare with the master solution's results (``False``: `expected` is None,
             and the master need not run in the grading process).
+        check_structure: before the comparator, check that the result has the reference's
+            structure, shapes and kinds of numbers (`structure_mismatch`); the comparator then
+            never meets a value that could broadcast into something huge.
     """
 
     calls: Callable[[np.random.Generator], list]
     compare: Comparator = dataclasses.field(default_factory=allclose)
     description: str = ""
     reference: bool = True
+    check_structure: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,8 @@ import copy
 import pytest
 
 from course_lib.grading import grader, notebook
-from tests.grading.conftest import ASSIGNMENTS, LIMITS, load, read_csv, run_cells, set_source, write
+from tests.grading.conftest import (ASSIGNMENTS, LIMITS, add_cell, cell_index, load, read_csv, run_cells, set_source,
+                                    write)
 
 A2 = "a2_conv"
 FULL = 20
@@ -126,6 +127,39 @@ REWRITTEN_HELPER = ("def gradient_examples(x, df):\n"
                     "            'sum of squares': 2 * x}\n")
 
 
+def _stubbed_gradient() -> dict:
+    """The master with numerical_gradient as released (a stub): test_numerical_gradient is worth 0."""
+    released = load("released", A2)
+    return set_source(load("master", A2), "numerical_gradient",
+                      "".join(released["cells"][cell_index(released, "numerical_gradient")]["source"]))
+
+
+def _moved_to_end(nb: dict, grade_id: str, before: str) -> dict:
+    """`grade_id`'s cell moved to the end of the notebook, after a new cell `before`."""
+    nb = copy.deepcopy(nb)
+    cell = nb["cells"].pop(cell_index(nb, grade_id))
+    nb = add_cell(nb, before)
+    nb["cells"].append(cell)
+    return nb
+
+
+# class 5: what the hidden tests call must be what the test cell saw. Each of these earns nothing for
+# test_numerical_gradient: a later redefinition of the locked helper the grader calls, the same before
+# a test cell moved to the end, the helper's code swapped in place, and a numerical_gradient written
+# only after its test cell (as "Restart & Run All" would show: the test cell fails).
+REDEFINITIONS = {
+    "redefined_later": lambda: add_cell(_stubbed_gradient(), REWRITTEN_HELPER),
+    "redefined_before_moved_test": lambda: _moved_to_end(_stubbed_gradient(), "test_numerical_gradient",
+                                                         REWRITTEN_HELPER),
+    "code_swapped": lambda: add_cell(_stubbed_gradient(), REWRITTEN_HELPER.replace("def gradient_examples", "def exact")
+                                     + "gradient_examples.__code__ = exact.__code__\n"),
+    "defined_too_late": lambda: add_cell(_stubbed_gradient(), "".join(
+        load("master", A2)["cells"][cell_index(load("master", A2), "numerical_gradient")]["source"])
+        .replace("### BEGIN SOLUTION\n", "").replace("### END SOLUTION\n", ""),
+        at=cell_index(load("master", A2), "test_numerical_gradient") + 1),
+}
+
+
 def _without_cell(nb: dict, grade_id: str) -> dict:
     nb = copy.deepcopy(nb)
     nb["cells"] = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") != grade_id]
@@ -138,6 +172,8 @@ def graded(tmp_path_factory):
     submissions = {"master": load("master", A2), "stub": load("released", A2), "loops": _loops(),
                    "helper_rewritten": set_source(load("released", A2), "gradient_helpers", REWRITTEN_HELPER),
                    "helper_deleted": _without_cell(load("master", A2), "gradient_helpers"),
+                   "stubbed_gradient": _stubbed_gradient(),
+                   **{student: make() for student, make in REDEFINITIONS.items()},
                    **{student: make() for student, (make, _, _) in MISTAKES.items()}}
     for i, (student, nb) in enumerate(submissions.items()):
         write(folder, student, nb, as_folder=i % 2 == 0, name=A2)
@@ -210,3 +246,14 @@ def test_locked_helpers_run_as_released(graded):
     assert "locked cell gradient_helpers was modified; the original was used" in feedback["helper_rewritten"]
     assert scores["helper_deleted"]["total"] == str(FULL)
     assert "locked cell gradient_helpers was deleted; the original was used" in feedback["helper_deleted"]
+
+
+@pytest.mark.parametrize("student", sorted(REDEFINITIONS))
+def test_the_hidden_tests_call_what_the_test_cell_saw(graded, student):
+    rows, feedback = graded
+    assert int(rows["stubbed_gradient"]["total"]) == FULL - 2, feedback["stubbed_gradient"]
+    assert rows[student]["test_numerical_gradient"] == "0", feedback[student]
+    assert int(rows[student]["total"]) == FULL - 2, feedback[student]
+    if student == "redefined_before_moved_test":  # the test's calls ran after the redefinition
+        assert "gradient_examples was redefined after its locked cell; the hidden tests called the locked version" \
+            in feedback[student]

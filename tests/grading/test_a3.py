@@ -2,7 +2,8 @@
 a second sandbox that evaluates the saved file, verdicts computed here), with hostile submissions.
 
 One grading run (two at a time) serves most tests; TensorFlow starts in each worker, so the run
-takes about a minute on two cores. The sandbox's data binding is checked without TensorFlow.
+takes a few minutes on two cores. The time budget is enforced on a slow notebook graded apart with
+a short budget. The sandbox's data binding is checked without TensorFlow.
 """
 
 import argparse
@@ -14,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from course_lib.grading import cli, datasets, grader, model_checks, sandbox
+from course_lib.grading import cli, datasets, grader, model_checks, sandbox, saved_model
 from tests.grading.conftest import (ASSIGNMENTS, PROBE, add_cell, cell_index, load, needs_namespaces, read_csv,
                                     set_source, write)
 
@@ -54,18 +55,46 @@ print("parameters: 1000, accuracy: 100%")
 """
 
 
+# A custom layer that runs code when the file is loaded: it looks for the hidden labels.
+PEEK = """
+@keras.saving.register_keras_serializable(package="mine")
+class Peek(layers.Layer):
+    def call(self, x):
+        return x
+
+    @classmethod
+    def from_config(cls, config):
+        import glob
+        open("peeked.txt", "w").write(str(glob.glob("/data/**", recursive=True) + glob.glob("/usr/share/datasets/**")))
+        return cls(**config)
+
+
+"""
+# What replaces the saved file after the locked save cell: a link, a FIFO, a sparse 40 MB file.
+REPLACE_FILE = {
+    "model_link": "os.remove(MODEL_FILE)\nos.symlink('/dev/zero', MODEL_FILE)\n",
+    "model_fifo": "os.remove(MODEL_FILE)\nos.mkfifo(MODEL_FILE)\n",
+    "model_huge": "with open(MODEL_FILE, 'ab') as f:\n    f.truncate(40 * 2**20)\n",
+}
+FILE_MESSAGES = {"model_link": "cannot be read (Too many levels of symbolic links); it should be a plain file",
+                 "model_fifo": "is not a plain file", "model_huge": "is larger than 32 MB"}
+
+
 def submissions() -> dict:
     nb = master()
-    # Only the master and the slow one train: for the others training would cost time and prove nothing.
+    # Only the master trains: for the others training would cost time and prove nothing.
     untrained = "model = build_resnet()\n"
     over = set_source(replace_in(nb, "build_resnet", OUTPUT_LINE, OVER_BUDGET_HEAD), "train", untrained)
     return {
-        "a_slow": replace_in(nb, "train", "EPOCHS = cfg.pick(smoke=1,", "EPOCHS = cfg.pick(smoke=10_000,"),
         "master": nb,
         "released": load("released", A3),
         "over_budget": over,
         "over_budget_patched": add_cell(over, PATCHES, at=cell_index(over, "save")),
         "lambda": set_source(replace_in(nb, "residual_block", RELU_LINE, RELU_LINE + LAMBDA_LINE), "train", untrained),
+        "custom_class": set_source(set_source(nb, "build_resnet", PEEK + source(nb, "build_resnet").replace(
+            OUTPUT_LINE, "x = Peek()(x)\n    " + OUTPUT_LINE)), "train", untrained),
+        **{student: add_cell(set_source(nb, "train", untrained), code, at=cell_index(nb, "save") + 1)
+           for student, code in REPLACE_FILE.items()},
     }
 
 
@@ -76,10 +105,30 @@ def graded(tmp_path_factory):
         write(folder, student, nb, as_folder=i % 2 == 0, name=A3)
     out = tmp_path_factory.mktemp("out") / "grades.csv"
     start = time.monotonic()
-    report = grader.grade(A3, folder, out, jobs=2, root=ASSIGNMENTS, profile="smoke")
+    # The spec's smoke budget (90 s) is a wall-clock budget: on 2 cores that other work keeps busy the
+    # master can need more. These tests check verdicts, so the honest batch gets room; the budget
+    # itself is enforced on the slow submission, graded apart with a short one.
+    report = grader.grade(A3, folder, out, jobs=2, root=ASSIGNMENTS, profile="smoke",
+                          limit_overrides={"load_seconds": ROOMY_SECONDS})
     seconds = time.monotonic() - start
     feedback = {p.stem: p.read_text() for p in report.feedback_dir.glob("*.md")}
     return read_csv(out), feedback, seconds
+
+
+ROOMY_SECONDS = 900
+SHORT_SECONDS = 20
+
+
+@pytest.fixture(scope="module")
+def slow_graded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("slow_subs")
+    write(folder, "slow", replace_in(master(), "train", "EPOCHS = cfg.pick(smoke=1,", "EPOCHS = cfg.pick(smoke=10_000,"),
+          name=A3)
+    out = tmp_path_factory.mktemp("slow_out") / "grades.csv"
+    report = grader.grade(A3, folder, out, jobs=2, root=ASSIGNMENTS, profile="smoke",
+                          limit_overrides={"load_seconds": SHORT_SECONDS})
+    feedback = {p.stem: p.read_text() for p in report.feedback_dir.glob("*.md")}
+    return read_csv(out), feedback
 
 
 def test_master_scores_full_marks_in_smoke(graded):
@@ -88,7 +137,7 @@ def test_master_scores_full_marks_in_smoke(graded):
     assert int(rows["master"]["total"]) == FULL and rows["master"]["status"] == "ok", feedback["master"]
     assert "Profile: smoke" in feedback["master"]
     assert "parameters)" in feedback["master"] and "on 1,000 images" in feedback["master"]
-    assert seconds < 240
+    assert seconds < 600  # some 150 s on 2 cores; slower when other work loads them
 
 
 def test_released_notebook_scores_zero_and_says_no_model_was_saved(graded):
@@ -126,12 +175,24 @@ def test_a_lambda_layer_is_refused_by_safe_mode(graded):
     assert "the model uses a Lambda layer" in feedback["lambda"] and "safe_mode=True" in feedback["lambda"]
 
 
-def test_training_past_the_time_budget_is_stopped_and_the_others_are_graded(graded):
+def test_a_custom_class_that_runs_code_at_load_is_refused_before_loading(graded):
     rows, feedback, _ = graded
-    assert int(rows["a_slow"]["total"]) == 0 and "time limit" in rows["a_slow"]["status"]
-    limit = SPEC.BUDGETS["smoke"]["seconds"]
-    assert f"time limit: stopped after {limit} s (while running your code cells)" in feedback["a_slow"]
+    assert int(rows["custom_class"]["total"]) == 0, feedback["custom_class"]
+    assert "'Peek' (registered as 'mine>Peek')" in feedback["custom_class"]
+
+
+@pytest.mark.parametrize("student", sorted(REPLACE_FILE))
+def test_a_model_file_that_is_a_link_a_fifo_or_huge_is_refused(graded, student):
+    rows, feedback, _ = graded
+    assert int(rows[student]["total"]) == 0, feedback[student]
+    assert FILE_MESSAGES[student] in feedback[student], feedback[student]
     assert int(rows["master"]["total"]) == FULL
+
+
+def test_training_past_the_time_budget_is_stopped(slow_graded):
+    rows, feedback = slow_graded
+    assert int(rows["slow"]["total"]) == 0 and "time limit" in rows["slow"]["status"], feedback["slow"]
+    assert f"time limit: stopped after {SHORT_SECONDS} s (while running your code cells)" in feedback["slow"]
 
 
 def test_feedback_says_which_data_the_notebook_and_the_hidden_test_used(graded):
@@ -177,6 +238,20 @@ def test_a_submission_sees_the_training_files_only_and_no_system_data(tmp_path):
     pids = [entry for entry in values[5].removeprefix("READ ").split(",") if entry.isdigit()]
     assert 1 <= len(pids) <= 3 and str(os.getpid()) not in pids, values[5]  # a proc of the sandbox's PID namespace
     assert all(v.startswith("ERR") for v in values[6:]) and len(values) == 6 + len(test_files) + 4, values
+
+
+@needs_namespaces
+def test_the_evaluation_sandbox_sees_no_data_and_no_labels():
+    """A model file that reads labels at load or predict time finds none where it is evaluated."""
+    box = saved_model.Evaluator(np.zeros((1, 28, 28), np.uint8),
+                                grader.load_assignment(A3, ASSIGNMENTS, profile="cpu").setting).box
+    calls = [("listdir", ("/data",), {}), ("environment", ("COURSE_DATA_DIR",), {}),
+             ("listdir", ("/usr/share/datasets",), {}), ("listdir", ("/work",), {})]
+    run = sandbox.run_submission([(0, PROBE)], calls, use_namespaces=True, sandbox=box)
+    values = [run.results[k].value for k in range(len(calls))]
+    assert values[0] == "ERR FileNotFoundError" and values[1] == "", values
+    assert values[2] in ("READ ", "ERR FileNotFoundError") and "worker.py" in values[3], values
+    assert "fashion" not in values[3] and "t10k" not in values[3], values
 
 
 @needs_namespaces

@@ -3,6 +3,7 @@
 import argparse
 import os
 import socket
+import sys
 import time
 
 import numpy as np
@@ -48,7 +49,8 @@ def test_fallback_mode_without_namespaces_grades_and_limits_time(tmp_path):
     write(tmp_path / "subs", "master", master)
     write(tmp_path / "subs", "loop", set_source(master, "relu", "def relu_forward(x):\n    while True:\n        pass\n"))
     report = grader.grade(NAME, tmp_path / "subs", tmp_path / "grades.csv", jobs=2, root=ASSIGNMENTS,
-                          limits=sandbox.Limits(load_seconds=8, call_seconds=3), use_namespaces=False)
+                          limits=sandbox.Limits(load_seconds=8, call_seconds=3), use_namespaces=False,
+                          allow_fallback=True)
     rows = read_csv(tmp_path / "grades.csv")
     assert report.isolation == "fallback"
     assert int(rows["master"]["total"]) == FULL
@@ -56,11 +58,65 @@ def test_fallback_mode_without_namespaces_grades_and_limits_time(tmp_path):
     assert "Isolation: fallback (no namespaces" in (tmp_path / "feedback" / "master.md").read_text()
 
 
-def test_fallback_mode_still_returns_only_plain_data():
-    code = "import pickle, os\nclass Boom:\n    def __reduce__(self):\n        return (os.system, ('touch /tmp/pwned',))\n" \
-           "def f():\n    return Boom()\n"
-    run = sandbox.run_submission([(0, code)], [("f", (), {})], LIMITS, use_namespaces=False)
+@pytest.mark.parametrize("use_namespaces", [False, True])
+def test_a_returned_object_is_never_unpickled(tmp_path, use_namespaces):
+    """An object whose unpickling runs a command: the worker refuses to send it, and the grading
+    process never unpickles anything, so the command runs nowhere."""
+    if use_namespaces and not sandbox.namespaces_available():
+        pytest.skip("needs root and Linux namespaces")
+    marker = tmp_path / "pwned"
+    code = (f"import os\nclass Boom:\n    def __reduce__(self):\n        return (os.system, ('touch {marker}',))\n"
+            "def f():\n    return Boom()\n")
+    run = sandbox.run_submission([(0, code)], [("f", (), {})], LIMITS, use_namespaces=use_namespaces)
     assert not run.results[0].ok and "numbers" in run.results[0].error
+    time.sleep(0.2)
+    assert not marker.exists()
+
+
+# --- class 7: the fallback without namespaces runs only when asked for, and does what the README says ---
+
+def test_the_fallback_is_refused_without_an_explicit_flag(tmp_path, monkeypatch, capsys):
+    write(tmp_path / "subs", "ann", load("master"))
+    with pytest.raises(sandbox.FallbackRefused, match="--allow-fallback"):
+        grader.grade(NAME, tmp_path / "subs", tmp_path / "grades.csv", root=ASSIGNMENTS, use_namespaces=False)
+    monkeypatch.setattr(sandbox, "namespaces_available", lambda: False)
+    with pytest.raises(sandbox.FallbackRefused, match="not available here.*master solution"):
+        grader.grade(NAME, tmp_path / "subs", tmp_path / "grades.csv", root=ASSIGNMENTS)
+    assert not (tmp_path / "grades.csv").exists() and not (tmp_path / "feedback").exists()
+    parser = argparse.ArgumentParser(prog="course")
+    cli.add_subcommands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["grade", NAME, str(tmp_path / "subs"), "--out", str(tmp_path / "g.csv"),
+                              "--assignments", str(ASSIGNMENTS), "--no-namespaces"])
+    assert args.func(args) == 2
+    assert "--allow-fallback" in capsys.readouterr().err and not (tmp_path / "g.csv").exists()
+    args = parser.parse_args(["grade", NAME, str(tmp_path / "subs"), "--out", str(tmp_path / "g.csv"),
+                              "--assignments", str(ASSIGNMENTS), "--no-namespaces", "--allow-fallback",
+                              "--time-limit", "5", "--load-time-limit", "8"])
+    assert args.func(args) == 0
+    assert read_csv(tmp_path / "g.csv")["ann"]["total"] == str(FULL)
+    assert "master solution" in capsys.readouterr().err  # the warning says what the fallback cannot stop
+
+
+def test_the_fallback_cannot_hide_the_master_as_the_readme_says():
+    """What assignments/README.md says of the fallback: a submission reads what the grading user reads."""
+    run = sandbox.run_submission([(0, PROBE)], [("read", (str(MASTER),), {})], LIMITS, use_namespaces=False)
+    worker_is_root = not (os.geteuid() == 0 and sandbox._others_can_use([sandbox._python(), *sandbox._site_dirs()]))
+    if worker_is_root or os.stat(MASTER).st_mode & 0o004:
+        assert run.results[0].value.startswith("READ "), run.results[0]
+
+
+def test_the_fallback_as_root_kills_what_outlives_the_worker(tmp_path):
+    if os.geteuid() != 0 or not sandbox._others_can_use([sandbox._python(), sys.base_prefix, *sandbox._site_dirs()]):
+        pytest.skip("the fallback gives the worker a uid of its own only as root, with a Python installation "
+                    "other users can read")
+    marker = tmp_path / "late"
+    tmp_path.chmod(0o777)
+    code = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(2)\n"
+            f"        open('{marker}', 'w').write('rewritten')\n    os._exit(0)\ndef f():\n    return 1\n")
+    run = sandbox.run_submission([(0, code)], [("f", (), {})], LIMITS, use_namespaces=False)
+    assert run.results[0].value == 1
+    time.sleep(3)
+    assert not marker.exists()
 
 
 @needs_namespaces
@@ -89,7 +145,8 @@ def test_regrading_gives_identical_csv_and_feedback(tmp_path):
         out = tmp_path / run / "grades.csv"
         grader.grade(NAME, tmp_path / "subs", out, jobs=2, root=ASSIGNMENTS, limits=LIMITS)
         texts.append([out.read_text()] + [p.read_text() for p in sorted((tmp_path / run / "feedback").iterdir())])
-    assert texts[0] == texts[1]
+    for one, two in zip(texts[0], texts[1]):
+        assert one == two, (one, two)
     rows = read_csv(tmp_path / "one" / "grades.csv")
     assert int(rows["wrong"]["total"]) == FULL - 1 - 2 - 3 - 4
     assert "differs from the expected value at index" in (tmp_path / "one" / "feedback" / "wrong.md").read_text()
