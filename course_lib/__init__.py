@@ -19,7 +19,8 @@ from course_lib.config import PROFILES, Config, ProfileError, setup
 __version__ = "0.1.0"
 
 _LAZY = ("viz", "models", "layers", "callbacks", "training", "zoo", "pretrained", "optim", "schedules", "numerics",
-         "autodiff", "storage", "runner", "cli")
+         "autodiff", "storage", "runner", "cli",
+         "style")
 
 
 def __getattr__(name):
