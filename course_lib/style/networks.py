@@ -89,7 +89,7 @@ class StyleNetwork:
     def extractor(self, layers) -> Callable:
         """A function: images in [0, 1] ``(batch, H, W, 3)`` to the list of maps at `layers`
         (computed in inference mode, so batch normalization uses its moving statistics)."""
-        features = feature_extractor(self.model, layers, name=f"{self.name}_features")
+        features = feature_extractor(self.model, layers)
 
         def extract(images):
             out = features(self.preprocess(images), training=False)

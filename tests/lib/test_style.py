@@ -201,6 +201,9 @@ def test_random_multiscale_filters():
     np.testing.assert_allclose((kernel ** 2).sum(axis=(0, 1, 2)), 1, rtol=1e-5)
     out = net.extractor(["multiscale"])(np.zeros((1, 8, 8, 3), "float32"))[0]
     assert tuple(out.shape) == (1, 8, 8, 8)
+    loss = style.PerceptualLoss(net, images(22)[0], content_weight=1.0, style_weight=1.0)    # compiles on every backend
+    result = style.optimize_image(loss.for_content(images(23)[0]), images(24), method="adam", steps=2)
+    assert np.isfinite(result.final_loss)
     with pytest.raises(ValueError, match=r"odd.*\(3, 4\)"):
         style.random_multiscale(sizes=(3, 4))
 
@@ -273,7 +276,7 @@ def test_transform_net_shapes_and_errors():
     net = style.transform_net(filters=(4, 6, 8), residual_blocks=1)
     y = to_np(net(images(16, n=2, size=12)))
     assert y.shape == (2, 12, 12, 3) and y.min() >= 0 and y.max() <= 1
-    assert len(style.transform_net().get_layer("res4_add").output.shape) == 4       # the paper's five blocks
+    assert sum(layer.name.endswith("_add") for layer in net.layers) == 1
     with pytest.raises(ValueError, match=r"divisible by 4.*\(30, 32, 3\)"):
         style.transform_net(input_shape=(30, 32, 3))
     with pytest.raises(ValueError, match=r"three positive numbers.*\(4, 8\)"):
@@ -285,11 +288,11 @@ def test_transform_net_trains_on_the_perceptual_loss_and_round_trips(tmp_path):
 
     keras.utils.set_random_seed(0)
     net = style.transform_net(filters=(4, 8, 8), residual_blocks=1)
-    loss = style.PerceptualLoss(tiny_network(), images(17, size=16)[0], content_weight=1.0, style_weight=10.0,
+    loss = style.PerceptualLoss(tiny_network(), images(17, size=8)[0], content_weight=1.0, style_weight=10.0,
                                 tv_weight=0.1)
-    x = images(18, n=8, size=16)
+    x = images(18, n=4, size=8)
     before = float(to_np(loss(x, net(x))))
-    cl.training.fit(net, x, x, loss=loss, metrics=[], epochs=15, batch_size=4, learning_rate=1e-2)
+    cl.training.fit(net, x, x, loss=loss, metrics=[], epochs=20, batch_size=4, learning_rate=2e-2, run_eagerly=True)
     after = float(to_np(loss(x, net(x))))
     assert after < 0.7 * before, (before, after)
     path = tmp_path / "transform.keras"
