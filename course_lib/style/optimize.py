@@ -114,11 +114,11 @@ def _adam_state(x0, learning_rate):
 
 def _adam(step, image, optimizer, steps, record):
     for _ in range(int(steps)):
-        value, grad = step(image.value)
+        value, grad = step(ops.copy(image.value))  # a tensor, not the variable: a variable would trigger a new trace
         record(float(ops.convert_to_numpy(value)), image.value)
         optimizer.apply([grad], [image])
         image.assign(ops.clip(image.value, 0.0, 1.0))
-    value, _ = step(image.value)                  # the loss after the last step
+    value, _ = step(ops.copy(image.value))        # the loss after the last step
     record(float(ops.convert_to_numpy(value)), image.value)
     return int(steps)
 

@@ -327,3 +327,20 @@ def test_objective_weights_are_arguments_of_one_function():
     np.testing.assert_allclose(compiled.image, eager.image, atol=1e-5)
     with pytest.raises(ValueError, match="built without the style term"):
         style.PerceptualLoss(net, content_weight=1.0, style_weight=0.0).for_content(content, style_weight=1.0)
+
+
+@pytest.mark.parametrize("method", style.METHODS)
+def test_compiled_objective_is_traced_once(method):
+    import keras
+
+    traces = []
+
+    def fn(x, c):
+        traces.append(1)
+        return ops.sum((x - c) ** 2)
+
+    objective = style.Objective(fn, (ops.convert_to_tensor(np.full((1, 4, 4, 3), 0.3, "float32")),))
+    result = style.optimize_image(objective, images(25, size=4), method=method, steps=3)
+    assert len(result.losses) >= 3
+    if keras.backend.backend() in ("tensorflow", "jax"):          # PyTorch runs eagerly: fn runs at every call
+        assert len(traces) == 1, f"{len(traces)} traces for one shape"
