@@ -100,7 +100,7 @@ def _lbfgs(step, x0, steps, record, history_size):
     with threadpool_limits(limits=1, user_api="blas"):
         result = minimize(fun, x0.ravel().astype("float64"), jac=True, method="L-BFGS-B",
                           bounds=Bounds(np.zeros(x0.size), np.ones(x0.size)),
-                          options={"maxiter": int(steps), "maxcor": int(history_size), "maxfun": 2 * int(steps) + 5,
+                          options={"maxiter": int(steps), "maxcor": int(history_size), "maxfun": 2 * int(steps) + 2,
                                    "ftol": 0.0, "gtol": 0.0})
     return int(result.nit)
 
@@ -134,7 +134,7 @@ def optimize_image(fn, x0, *, method="lbfgs", steps=100, learning_rate=0.02, his
         method: ``"lbfgs"`` (SciPy's L-BFGS-B, bounded to [0, 1]: Gatys et al.'s optimiser) or
             ``"adam"`` (Keras' Adam, clipped to [0, 1] after each step).
         steps: Adam steps, or L-BFGS iterations (each of which may evaluate `fn` more than once;
-            at most ``2 * steps + 5`` evaluations).
+            at most ``2 * steps + 2`` evaluations).
         learning_rate: Adam's step size, in units of the pixel range [0, 1].
         history_size: L-BFGS's memory (SciPy's ``maxcor``).
         compile: compile the function and its gradient once (`cl.autodiff.compiled_value_and_grad`);
