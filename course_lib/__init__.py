@@ -20,8 +20,7 @@ from course_lib.config import PROFILES, Config, ProfileError, setup
 __version__ = "0.1.0"
 
 _LAZY = ("viz", "models", "layers", "callbacks", "training", "zoo", "pretrained", "optim", "schedules", "numerics",
-         "autodiff", "storage", "runner", "cli")
-_LAZY += ("recurrent", "decoding", "captioning")
+         "autodiff", "storage", "runner", "cli", "recurrent", "decoding", "captioning", "style")
 
 
 def __getattr__(name):

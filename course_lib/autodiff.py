@@ -109,3 +109,37 @@ def value_and_grad(fn, x=None, *, variables=None):
         raise ValueError("variables must be a non-empty list of keras.Variable, e.g. model.trainable_variables")
     value, grads = _value_and_grad_variables(_scalar(fn, "fn()"), variables)
     return value, list(grads)
+
+
+
+def compiled_value_and_grad(fn):
+    """``value_and_grad`` of ``fn(x, *args)`` with respect to `x`, as a function ``step(x, *args)``
+    compiled where the backend can: a ``tf.function`` on TensorFlow, ``jax.jit`` on JAX, eager on PyTorch.
+
+    For a function evaluated many times on inputs of one shape (optimising an image): the
+    first call traces `fn` (seconds for a large network), later calls run the compiled graph.
+    Pass whatever changes between calls (targets, loss weights) as tensors in `args`, so that
+    it does not trigger a new trace. Weights that `fn` reads from a model are taken as they are
+    when it is traced: use it for frozen networks, and `value_and_grad` with ``variables=``
+    for weights that train.
+
+    Returns: ``step(x, *args) -> (value, grad)``, `grad` shaped like `x`.
+
+    Example:
+        >>> step = compiled_value_and_grad(lambda t, c: keras.ops.sum((t - c) ** 2))
+        >>> value, grad = step(keras.ops.ones((3,)), keras.ops.zeros((3,)))
+    """
+
+    def step(x, *args):
+        return value_and_grad(lambda t: fn(t, *args), x)
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(step, autograph=False)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(step)
+    return step
